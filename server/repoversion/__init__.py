@@ -1,0 +1,3 @@
+"""repoversion: a versioned apt repository snapshot server."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,149 @@
+"""Upstream archive configuration: validated here, used by the sync.
+
+The keyring (and CA file, if any) is copied into the database at ``archive add`` so every
+node of a cluster has it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from repoversion.archive import keyring as keyrings
+from repoversion.db.models import Archive
+from repoversion.errors import Conflict, InvalidInput, NotFound
+from repoversion.timefmt import iso
+
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
+SUITE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+~-]*(/[A-Za-z0-9][A-Za-z0-9._+~-]*)*")
+COMPONENT_RE = SUITE_RE
+ARCH_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
+POLICIES = ("on_demand", "immediate")
+MODES = ("signed", "verbatim")
+
+
+@dataclass
+class ArchiveSpec:
+    """What ``archive add`` (CLI or API) asks for, before validation."""
+
+    name: str
+    url: str
+    suites: list[str]
+    components: list[str]
+    architectures: list[str]
+    keyring: bytes | None = None
+    keyring_path: Path | None = None
+    policy: str = "on_demand"
+    mode: str = "signed"
+    required: bool = True
+    ca: str | None = None
+    ca_path: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _unique(values: list[str], what: str, pattern: re.Pattern[str]) -> list[str]:
+    if not values:
+        raise InvalidInput(f"At least one {what} is required.")
+    out: list[str] = []
+    for v in values:
+        if not pattern.fullmatch(v) or ".." in v:
+            raise InvalidInput(f"{what.capitalize()} {v!r} is not valid.")
+        if v not in out:
+            out.append(v)
+    return out
+
+
+def validate_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(f"Archive URL {url!r} must be an http:// or https:// URL.")
+    if parts.query or parts.fragment:
+        raise InvalidInput(f"Archive URL {url!r} must not have a query or fragment.")
+    return url.rstrip("/")
+
+
+def _read_ca(path: Path) -> str:
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"Cannot read CA file {path}: {exc}.") from None
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise InvalidInput(f"CA file {path} holds no PEM certificate.")
+    return text
+
+
+def add_archive(session: Session, spec: ArchiveSpec, now: datetime) -> Archive:
+    """Validate ``spec`` and record it.
+
+    :raises InvalidInput: any field is invalid (nothing is written).
+    :raises Conflict: an archive with that name exists.
+    """
+    if not NAME_RE.fullmatch(spec.name):
+        raise InvalidInput(
+            f"Archive name {spec.name!r} must match [a-z0-9][a-z0-9._-]* (it is used in URLs)."
+        )
+    url = validate_url(spec.url)
+    suites = _unique(spec.suites, "suite", SUITE_RE)
+    components = _unique(spec.components, "component", COMPONENT_RE)
+    archs = _unique(spec.architectures, "architecture", ARCH_RE)
+    if spec.policy not in POLICIES:
+        raise InvalidInput(f"Policy must be one of {', '.join(POLICIES)}, got {spec.policy!r}.")
+    if spec.mode not in MODES:
+        raise InvalidInput(f"Mode must be one of {', '.join(MODES)}, got {spec.mode!r}.")
+    if spec.keyring is not None:
+        keyring = keyrings.normalise(spec.keyring, "The keyring")
+    elif spec.keyring_path is not None:
+        keyring = keyrings.read_keyring(spec.keyring_path)
+    else:
+        keyring = keyrings.system_keyring()
+    ca = spec.ca
+    if spec.ca_path is not None:
+        ca = _read_ca(spec.ca_path)
+    if session.scalar(select(Archive.id).where(Archive.name == spec.name)) is not None:
+        raise Conflict(f"An archive named {spec.name!r} already exists.")
+    archive = Archive(name=spec.name, url=url, suites=suites, components=components,
+                      architectures=archs, keyring=keyring, policy=spec.policy, mode=spec.mode,
+                      required=spec.required, ca=ca, created=now)
+    session.add(archive)
+    session.flush()
+    return archive
+
+
+def list_archives(session: Session) -> list[Archive]:
+    return list(session.scalars(select(Archive).order_by(Archive.name)))
+
+
+def get_archive(session: Session, name: str) -> Archive:
+    """:raises NotFound: no archive with that name."""
+    archive = session.scalar(select(Archive).where(Archive.name == name))
+    if archive is None:
+        raise NotFound(f"No archive named {name!r}.")
+    return archive
+
+
+def remove_archive(session: Session, name: str) -> None:
+    """Forget an archive's configuration; the next sync drops it (a major bump).
+
+    Versions already committed keep serving it.
+    """
+    session.delete(get_archive(session, name))
+
+
+def archive_json(archive: Archive, detail: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": archive.name, "url": archive.url, "suites": archive.suites,
+        "components": archive.components, "architectures": archive.architectures,
+        "policy": archive.policy, "mode": archive.mode, "required": archive.required,
+    }
+    if detail:
+        out["keyring_fingerprints"] = keyrings.fingerprints(archive.keyring)
+        out["ca"] = archive.ca is not None
+        out["created"] = iso(archive.created)
+    return out

@@ -1,0 +1,1 @@
+"""Database: typed models (:mod:`.models`) and session handling (:mod:`.session`)."""
