@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 
 import importlib.util
 
-# TEMPORARY-PLUGIN-FILTER: helpers are still writing some plugins.
+
 pytest_plugins = [
     p for p in (
         "tests.fixtures.s3",

@@ -21,7 +21,7 @@ def one_sentence(stderr: str) -> None:
 
 def test_init_creates_everything_and_is_idempotent(home: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
     for name in ("repoversion.toml", "repoversion.db", "keys/signing-key.asc",
-                 "keys/repoversion.asc", "keys/repoversion.gpg", "blobs"):
+                 "keys/repoversion.asc", "keys/repoversion.gpg"):
         assert (home / name).exists(), name
     assert (home / "keys/signing-key.asc").stat().st_mode & 0o077 == 0
     key_before = (home / "keys/signing-key.asc").read_bytes()

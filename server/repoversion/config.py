@@ -268,7 +268,7 @@ def load_settings(
     if not settings.database_url:
         settings = replace(settings, database_url=f"sqlite:///{home_path / 'repoversion.db'}")
     if not settings.storage_url:
-        settings = replace(settings, storage_url=f"file://{home_path / 'blobs'}")
+        settings = replace(settings, storage_url=(home_path / "blobs").as_uri())
     if settings.storage_url.startswith("file:") and not settings.storage_url.startswith(
         "file:///"
     ):

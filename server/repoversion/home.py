@@ -45,8 +45,10 @@ def initialise(settings: Settings) -> InitResult:
     if created:
         (home / CONFIG_FILE).write_text(render_default_config(settings))
     upgrade(settings.database_url)
-    if settings.storage_url.startswith("file://"):
-        Path(settings.storage_url[len("file://") :]).mkdir(parents=True, exist_ok=True)
+    if settings.storage_url.startswith("file:"):
+        from repoversion.storage import open_store
+
+        open_store(settings.storage_url).iter_digests()  # refuses a bad URL before serving
     key = settings.signing_key_path
     if not key.exists():
         generate_signing_key(key)

@@ -1,17 +1,27 @@
-"""Repoversions: numbering, lookup of refs, listing. The only writer of repoversion rows."""
+"""Repoversions: numbering, state ids, lookup of refs, listing.
+
+The commit itself (the only writer of repoversion rows) is :mod:`repoversion.mirror.commit`.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from repoversion.db.models import Repoversion
+from repoversion.errors import Gone, NotFound
 from repoversion.timefmt import iso
 
+if TYPE_CHECKING:
+    from repoversion.storage.base import BlobStore
+
 VERSION_RE = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)")
+TIMESTAMP_RE = re.compile(r"\d{8}T\d{6}Z")
 BUMPS = ("patch", "minor", "major")
 
 
@@ -33,3 +43,80 @@ def list_versions(session: Session, limit: int | None = None,
     if limit is not None:
         query = query.limit(limit)
     return [version_json(v, p) for v, p in session.execute(query)]
+
+
+def canonical_json(obj: Any) -> bytes:
+    """SPEC section 2: sorted keys, no spaces, UTF-8."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def state_id(manifest: dict[str, dict[str, dict[str, dict[str, Any]]]]) -> str:
+    return "sha256:" + hashlib.sha256(canonical_json(manifest)).hexdigest()
+
+
+def next_number(prev: tuple[int, int, int] | None, bump: str) -> tuple[int, int, int]:
+    """The version after ``prev`` for ``bump`` (``1.0.0`` first)."""
+    if prev is None:
+        return (1, 0, 0)
+    major, minor, patch = prev
+    if bump == "major":
+        return (major + 1, 0, 0)
+    if bump == "minor":
+        return (major, minor + 1, 0)
+    return (major, minor, patch + 1)
+
+
+def max_bump(a: str, b: str | None) -> str:
+    return a if b is None or BUMPS.index(a) >= BUMPS.index(b) else b
+
+
+def latest(session: Session) -> Repoversion | None:
+    """The newest committed repoversion (dropped or not: it owns the open membership rows)."""
+    return session.scalar(select(Repoversion).order_by(Repoversion.id.desc()).limit(1))
+
+
+def resolve_ref(session: Session, ref: str) -> Repoversion:
+    """A repoversion from ``X.Y.Z``, a tag (``latest`` built in) or ``YYYYMMDDTHHMMSSZ``.
+
+    :raises NotFound: nothing matches.
+    :raises Gone: the version was dropped.
+    """
+    from repoversion.config import parse_instant
+    from repoversion.db.models import Tag
+
+    version: Repoversion | None
+    if VERSION_RE.fullmatch(ref):
+        version = session.scalar(select(Repoversion).where(Repoversion.version == ref))
+        if version is None:
+            raise NotFound(f"No repoversion {ref}.")
+    elif TIMESTAMP_RE.fullmatch(ref):
+        try:
+            instant = parse_instant(ref)
+        except ValueError:
+            raise NotFound(f"{ref} is not a valid timestamp.") from None
+        version = session.scalar(
+            select(Repoversion).where(Repoversion.created <= instant,
+                                      Repoversion.dropped.is_(None))
+            .order_by(Repoversion.id.desc()).limit(1))
+        if version is None:
+            raise NotFound(f"No repoversion was created at or before {ref}.")
+    elif ref == "latest":
+        version = session.scalar(select(Repoversion).where(Repoversion.dropped.is_(None))
+                                 .order_by(Repoversion.id.desc()).limit(1))
+        if version is None:
+            raise NotFound("No repoversion yet; run `repoversion sync`.")
+    else:
+        tag = session.get(Tag, ref)
+        if tag is None:
+            raise NotFound(f"No repoversion, tag or timestamp {ref!r}.")
+        version = session.get(Repoversion, tag.repoversion_id)
+        assert version is not None
+    if version.dropped is not None:
+        raise Gone(f"Repoversion {version.version} was deleted.")
+    return version
+
+
+def read_index(store: BlobStore, version: Repoversion) -> dict[str, Any]:
+    """The version's ``index.json`` (stored as a blob when it was committed)."""
+    data: dict[str, Any] = json.loads(store.read_bytes(version.index_sha256))
+    return data

@@ -19,11 +19,16 @@ SYSTEM_TRUSTED = (Path("/etc/apt/trusted.gpg"), Path("/etc/apt/trusted.gpg.d"))
 def _run(args: list[str], data: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     home = tempfile.mkdtemp(prefix="repoversion-kr-")
     try:
-        return subprocess.run(["gpg", "--homedir", home, "--batch", "--no-tty", *args],
-                              input=data, capture_output=True, check=False)
+        return subprocess.run(
+            ["gpg", "--homedir", home, "--batch", "--no-tty", *args],
+            input=data,
+            capture_output=True,
+            check=False,
+        )
     finally:
-        subprocess.run(["gpgconf", "--homedir", home, "--kill", "all"], capture_output=True,
-                       check=False)
+        subprocess.run(
+            ["gpgconf", "--homedir", home, "--kill", "all"], capture_output=True, check=False
+        )
         shutil.rmtree(home, ignore_errors=True)
 
 

@@ -22,8 +22,19 @@ KEY_UID = "repoversion signing key <repoversion@localhost>"
 
 
 def _gpg(home: Path, *args: str, data: bytes | None = None) -> bytes:
-    cmd = ["gpg", "--homedir", str(home), "--batch", "--quiet", "--no-tty",
-           "--pinentry-mode", "loopback", "--passphrase", "", *args]
+    cmd = [
+        "gpg",
+        "--homedir",
+        str(home),
+        "--batch",
+        "--quiet",
+        "--no-tty",
+        "--pinentry-mode",
+        "loopback",
+        "--passphrase",
+        "",
+        *args,
+    ]
     proc = subprocess.run(cmd, input=data, capture_output=True, check=False)
     if proc.returncode != 0:
         raise RepoversionError(
@@ -37,8 +48,9 @@ def _private_home() -> Path:
     home.chmod(0o700)
 
     def cleanup() -> None:
-        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"],
-                       capture_output=True, check=False)
+        subprocess.run(
+            ["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True, check=False
+        )
         shutil.rmtree(home, ignore_errors=True)
 
     atexit.register(cleanup)
@@ -58,8 +70,9 @@ def generate_signing_key(path: Path, uid: str = KEY_UID) -> str:
         secret = _gpg(home, "--armor", "--export-secret-keys")
         fpr = _fingerprint(home)
     finally:
-        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"],
-                       capture_output=True, check=False)
+        subprocess.run(
+            ["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True, check=False
+        )
         shutil.rmtree(home, ignore_errors=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -110,14 +123,23 @@ class Signer:
     def clearsign(self, data: bytes) -> bytes:
         """InRelease: ``data`` clearsigned."""
         home = self._ensure()
-        return _gpg(home, "--local-user", self._fpr, "--digest-algo", "SHA512",
-                    "--clearsign", data=data)
+        return _gpg(
+            home, "--local-user", self._fpr, "--digest-algo", "SHA512", "--clearsign", data=data
+        )
 
     def detach_sign(self, data: bytes) -> bytes:
         """Release.gpg: an armored detached signature of ``data``."""
         home = self._ensure()
-        return _gpg(home, "--local-user", self._fpr, "--digest-algo", "SHA512",
-                    "--armor", "--detach-sign", data=data)
+        return _gpg(
+            home,
+            "--local-user",
+            self._fpr,
+            "--digest-algo",
+            "SHA512",
+            "--armor",
+            "--detach-sign",
+            data=data,
+        )
 
     def public_armored(self) -> bytes:
         return _gpg(self._ensure(), "--armor", "--export", self._fpr)

@@ -28,9 +28,9 @@ def cli(ctx: click.Context, home: Path | None) -> None:
 
 
 def _register() -> None:
-    from repoversion.cli import archive, db, init, serve, token, versions
+    from repoversion.cli import archive, db, init, serve, sync, token, versions
 
-    for module in (archive, db, init, serve, token, versions):
+    for module in (archive, db, init, serve, sync, token, versions):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -1,0 +1,313 @@
+"""Commit a sync: the only writer of repoversions, in one transaction.
+
+Blobs are already stored (verified) when this runs; here the rows follow. Membership is
+kept as ranges: rows of what disappeared get ``removed = <new id>``, rows of what appeared
+get ``added = <new id>``, everything unchanged is left alone, so a version costs what
+changed. When the served state equals the newest version's, nothing is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.orm import Session
+
+from repoversion.archive.debversion import newest, version_cmp
+from repoversion.db.models import (
+    Blob,
+    IndexFile,
+    Package,
+    Repoversion,
+    SourceFile,
+    Suite,
+    SuiteRelease,
+)
+from repoversion.mirror.model import ArchiveInfo, PackageRecord, Scope, SuiteSnapshot
+from repoversion.storage.base import BlobStore
+from repoversion.timefmt import iso
+from repoversion.versions import canonical_json, latest, max_bump, next_number, state_id
+
+CHUNK = 500
+Key = tuple[str, str, str]  # kind, name, architecture
+
+
+@dataclass
+class CommitResult:
+    repoversion: str | None
+    new: bool
+    bump: str | None
+    state: str
+    changes: dict[str, int]
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"repoversion": self.repoversion, "new": self.new, "bump": self.bump,
+                "state": self.state, "changes": self.changes, "warnings": self.warnings}
+
+
+@dataclass
+class _Diff:
+    """Per-suite key changes, for the bump and the change counts."""
+
+    added: int = 0
+    removed: int = 0
+    upgraded: int = 0
+    downgraded: int = 0
+    changed: bool = False
+
+    def account(self, old: dict[Key, set[str]], new: dict[Key, set[str]]) -> None:
+        for key in old.keys() - new.keys():
+            self.removed += 1
+        for key in new.keys() - old.keys():
+            self.added += 1
+        for key in old.keys() & new.keys():
+            if old[key] != new[key]:
+                self.changed = True
+                cmp = version_cmp(newest(new[key]), newest(old[key]))
+                if cmp > 0:
+                    self.upgraded += 1
+                elif cmp < 0:
+                    self.downgraded += 1
+
+    def counts(self) -> dict[str, int]:
+        return {"added": self.added, "removed": self.removed, "upgraded": self.upgraded,
+                "downgraded": self.downgraded}
+
+
+def _keys(rows: Iterable[Sequence[Any]], kind: str) -> dict[Key, set[str]]:
+    """``rows`` are (name, version, architecture, …)."""
+    out: dict[Key, set[str]] = {}
+    for r in rows:
+        out.setdefault((kind, r[0], r[2]), set()).add(r[1])
+    return out
+
+
+def _lock(session: Session) -> None:
+    """Serialise commits: PostgreSQL advisory lock; SQLite takes its write lock now."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(7215001)"))
+    else:
+        session.execute(update(Repoversion).where(Repoversion.id == -1).values(bump="x"))
+
+
+class Committer:
+    """Turns suite snapshots into a new repoversion (or none)."""
+
+    def __init__(self, session: Session, store: BlobStore, now: datetime) -> None:
+        self.session = session
+        self.store = store
+        self.now = now
+        self.diff = _Diff()
+        self.major = False
+
+    def _suite_id(self, archive: str, name: str) -> int:
+        sid = self.session.scalar(
+            select(Suite.id).where(Suite.archive == archive, Suite.name == name))
+        if sid is None:
+            row = Suite(archive=archive, name=name)
+            self.session.add(row)
+            self.session.flush()
+            sid = row.id
+        return sid
+
+    def _open_files(self) -> dict[tuple[str, str], dict[str, tuple[int, str, int]]]:
+        rows = self.session.execute(
+            select(Suite.archive, Suite.name, IndexFile.id, IndexFile.path, IndexFile.sha256,
+                   IndexFile.size).join(Suite, Suite.id == IndexFile.suite_id)
+            .where(IndexFile.removed.is_(None)))
+        out: dict[tuple[str, str], dict[str, tuple[int, str, int]]] = {}
+        for arc, suite, fid, path, sha, size in rows:
+            out.setdefault((arc, suite), {})[path] = (fid, sha, size)
+        return out
+
+    def _open_release(self, suite_id: int) -> SuiteRelease | None:
+        return self.session.scalar(select(SuiteRelease).where(
+            SuiteRelease.suite_id == suite_id, SuiteRelease.removed.is_(None)))
+
+    def commit(self, snapshots: list[SuiteSnapshot], archives: dict[str, ArchiveInfo],
+               bump_floor: str | None, blobs: dict[str, int],
+               warnings: list[str]) -> CommitResult:
+        """Write the new repoversion, or nothing when the state is unchanged.
+
+        :param blobs: every blob this sync stored (sha256 → size), recorded as rows here.
+        """
+        s = self.session
+        _lock(s)
+        prev = latest(s)
+        open_files = self._open_files()
+        manifest: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
+        kept: list[SuiteSnapshot] = []
+        for snap in snapshots:
+            if snap.carried:
+                old = open_files.get((snap.archive, snap.suite))
+                if old is None:
+                    continue
+                files = {p: {"sha256": sha, "size": size} for p, (_, sha, size) in old.items()}
+            else:
+                files = {p: {"sha256": f.sha256, "size": f.size} for p, f in snap.files.items()}
+            manifest.setdefault(snap.archive, {})[snap.suite] = files
+            kept.append(snap)
+        state = state_id(manifest)
+        if prev is None and not manifest:
+            return CommitResult(None, False, None, state,
+                                {"added": 0, "removed": 0, "upgraded": 0, "downgraded": 0},
+                                warnings)
+        if prev is not None and prev.state == state:
+            return CommitResult(prev.version, False, None, state,
+                                {"added": 0, "removed": 0, "upgraded": 0, "downgraded": 0},
+                                warnings)
+
+        if set(open_files) != {(a, su) for a, suites in manifest.items() for su in suites}:
+            self.major = True
+        vid = self._reserve_id(prev)
+        releases: dict[tuple[str, str], dict[str, Any]] = {}
+        for snap in kept:
+            sid = self._suite_id(snap.archive, snap.suite)
+            if snap.carried:
+                rel = self._open_release(sid)
+                releases[(snap.archive, snap.suite)] = dict(rel.fields.get("summary", {})) if rel else {}
+                continue
+            self._apply_files(sid, snap, open_files.get((snap.archive, snap.suite), {}), vid)
+            self._apply_release(sid, snap, vid)
+            releases[(snap.archive, snap.suite)] = dict(snap.release.get("summary", {}))
+            self._apply_packages(sid, snap, vid)
+        for (arc, suite) in set(open_files) - {(a, su) for a, sus in manifest.items() for su in sus}:
+            self._drop_suite(self._suite_id(arc, suite), vid)
+
+        bump = "major" if prev is None or self.major else (
+            "minor" if self.diff.added or self.diff.changed else "patch")
+        bump = max_bump(bump, bump_floor) if prev is not None else "major"
+        major, minor, patch = next_number(
+            (prev.major, prev.minor, prev.patch) if prev else None, bump)
+        version = f"{major}.{minor}.{patch}"
+        changes = self.diff.counts()
+        index = {
+            "format": 1, "repoversion": version, "state": state,
+            "parent": prev.version if prev else None, "bump": bump, "created": iso(self.now),
+            "changes": changes,
+            "archives": {
+                name: {"url": archives[name].url, "mode": archives[name].mode,
+                       "policy": archives[name].policy,
+                       "suites": {su: {"release": releases.get((name, su), {}), "files": files}
+                                  for su, files in sorted(suites.items())}}
+                for name, suites in sorted(manifest.items())
+            },
+        }
+        index_blob = self.store.put_bytes(canonical_json(index))
+        blobs = {**blobs, index_blob.sha256: index_blob.size}
+        row = s.get(Repoversion, vid)
+        assert row is not None
+        row.major, row.minor, row.patch, row.version = major, minor, patch, version
+        row.state, row.bump, row.changes = state, bump, changes
+        row.index_sha256 = index_blob.sha256
+        self._record_blobs(blobs)
+        s.flush()
+        return CommitResult(version, True, bump, state, changes, warnings)
+
+    def _reserve_id(self, prev: Repoversion | None) -> int:
+        """Insert the version row early: its id bounds the membership ranges written next."""
+        row = Repoversion(major=0, minor=0, patch=0, version=f"pending-{self.now.timestamp()}",
+                          state="", parent_id=prev.id if prev else None, bump="",
+                          created=self.now, index_sha256="", changes={})
+        self.session.add(row)
+        self.session.flush()
+        return row.id
+
+    def _apply_files(self, sid: int, snap: SuiteSnapshot,
+                     old: dict[str, tuple[int, str, int]], vid: int) -> None:
+        close = [fid for path, (fid, sha, size) in old.items()
+                 if snap.files.get(path) != (sha, size)]
+        rows = [{"suite_id": sid, "path": p, "sha256": f.sha256, "size": f.size, "added": vid}
+                for p, f in snap.files.items()
+                if p not in old or (old[p][1], old[p][2]) != (f.sha256, f.size)]
+        self._close(IndexFile, close, vid)
+        if rows:
+            self.session.execute(insert(IndexFile), rows)
+
+    def _apply_release(self, sid: int, snap: SuiteSnapshot, vid: int) -> None:
+        old = self._open_release(sid)
+        if (old is not None and old.sha256 == snap.release_sha256
+                and old.fields == snap.release):
+            return
+        if old is not None:
+            old.removed = vid
+        self.session.add(SuiteRelease(suite_id=sid, sha256=snap.release_sha256,
+                                      date=snap.release_date, fields=snap.release, added=vid))
+
+    def _apply_packages(self, sid: int, snap: SuiteSnapshot, vid: int) -> None:
+        s = self.session
+        present = set(s.execute(
+            select(Package.component, Package.kind).where(
+                Package.suite_id == sid, Package.removed.is_(None)).distinct()))
+        for scope in present - snap.all_scopes:
+            self._apply_scope(sid, scope, [], vid)
+        for scope, records in snap.scopes.items():
+            self._apply_scope(sid, scope, records, vid)
+
+    def _apply_scope(self, sid: int, scope: Scope, records: list[PackageRecord],
+                     vid: int) -> None:
+        component, kind = scope
+        s = self.session
+        old_rows = s.execute(
+            select(Package.name, Package.version, Package.architecture, Package.filename,
+                   Package.sha256, Package.size, Package.id).where(
+                Package.suite_id == sid, Package.component == component, Package.kind == kind,
+                Package.removed.is_(None))).all()
+        old = {r[:6]: r[6] for r in old_rows}
+        new = {r[:6]: r for r in records}
+        close = [pid for ident, pid in old.items() if ident not in new]
+        added = [rec for ident, rec in new.items() if ident not in old]
+        old_keys = _keys(old, kind)
+        new_keys = _keys(new, kind)
+        if old_keys.keys() - new_keys.keys():
+            self.major = True
+        self.diff.account(old_keys, new_keys)
+        if close or added:
+            self.diff.changed = True
+        self._close(Package, close, vid)
+        if not added:
+            return
+        rows = [{"suite_id": sid, "component": component, "kind": kind, "name": r.name,
+                 "version": r.version, "architecture": r.architecture, "filename": r.filename,
+                 "sha256": r.sha256, "size": r.size, "added": vid} for r in added]
+        if kind == "dsc":
+            for r, values in zip(added, rows, strict=True):
+                pkg = Package(**values)
+                s.add(pkg)
+                s.flush()
+                s.add_all(SourceFile(package_id=pkg.id, path=path, sha256=sha, size=size)
+                          for path, sha, size in r.files)
+        else:
+            for i in range(0, len(rows), 20000):
+                s.execute(insert(Package), rows[i:i + 20000])
+
+    def _drop_suite(self, sid: int, vid: int) -> None:
+        """A suite (or its whole archive) is no longer mirrored: close everything it had."""
+        s = self.session
+        for scope in s.execute(select(Package.component, Package.kind).where(
+                Package.suite_id == sid, Package.removed.is_(None)).distinct()).all():
+            self._apply_scope(sid, scope, [], vid)
+        for model in (IndexFile, SuiteRelease):
+            s.execute(update(model).where(model.suite_id == sid, model.removed.is_(None))
+                      .values(removed=vid))
+        self.major = True
+
+    def _close(self, model: type[IndexFile] | type[Package], ids: list[int], vid: int) -> None:
+        for i in range(0, len(ids), CHUNK):
+            self.session.execute(update(model).where(model.id.in_(ids[i:i + CHUNK]))
+                                 .values(removed=vid))
+
+    def _record_blobs(self, blobs: dict[str, int]) -> None:
+        digests = list(blobs)
+        known: set[str] = set()
+        for i in range(0, len(digests), CHUNK):
+            known.update(self.session.scalars(
+                select(Blob.sha256).where(Blob.sha256.in_(digests[i:i + CHUNK]))))
+        rows = [{"sha256": d, "size": blobs[d], "created": self.now}
+                for d in digests if d not in known]
+        for i in range(0, len(rows), 20000):
+            self.session.execute(insert(Blob), rows[i:i + 20000])

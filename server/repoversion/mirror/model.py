@@ -1,0 +1,68 @@
+"""What a sync hands to the commit: per suite, the served files, the Release summary and,
+for the scopes whose indices changed, the full package list of that scope.
+
+A *scope* is ``(component, kind)`` of one suite, ``kind`` being ``deb`` or ``dsc``: when any
+index of a scope changes, the whole scope is re-read, because one package (``Architecture:
+all``) may be listed by several indices of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NamedTuple
+
+
+class FileRef(NamedTuple):
+    sha256: str
+    size: int
+
+
+class PackageRecord(NamedTuple):
+    """One package as the database keeps it (``files``: extra pool files of a source package)."""
+
+    name: str
+    version: str
+    architecture: str
+    filename: str
+    sha256: str
+    size: int
+    files: tuple[tuple[str, str, int], ...] = ()
+
+
+Scope = tuple[str, str]
+
+
+@dataclass
+class SuiteSnapshot:
+    """The new state of one (archive, suite).
+
+    ``release`` is JSON: ``summary`` (what index.json shows), ``fields`` (what a generated
+    Release repeats) and ``listing`` (index entries a generated Release lists but that are
+    not served, such as the uncompressed Packages).
+
+    ``carried`` means: keep exactly what the previous repoversion had (rollback refused,
+    optional archive unreachable). Otherwise ``files`` is the complete set of served files
+    and ``scopes`` holds the complete package list of every scope whose indices changed;
+    scopes absent from it are unchanged.
+    """
+
+    archive: str
+    suite: str
+    carried: bool = False
+    files: dict[str, FileRef] = field(default_factory=dict)
+    release: dict[str, Any] = field(default_factory=dict)
+    release_sha256: str = ""
+    release_date: datetime | None = None
+    scopes: dict[Scope, list[PackageRecord]] = field(default_factory=dict)
+    all_scopes: set[Scope] = field(default_factory=set)
+
+
+@dataclass
+class ArchiveInfo:
+    """The archive's configuration at sync time, recorded in index.json."""
+
+    name: str
+    url: str
+    mode: str
+    policy: str

@@ -1,0 +1,336 @@
+"""One sync over all archives: plan → fetch → verify → store → commit.
+
+For each suite: fetch InRelease (or Release + Release.gpg), verify it against the archive's
+keyring as apt does, refuse a stale or future Release, then fetch the configured index
+files (by-hash first, falling back on 404), check each against the Release, store it,
+and parse the scopes whose indices changed. Unchanged index files are neither downloaded
+nor parsed again: an unchanged upstream costs one small download and one gpgv per suite.
+A failure of a required archive fails the sync and commits nothing; blobs already stored
+stay for the next sync (content addressed, so they are simply reused).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from repoversion.archive.compression import decompress
+from repoversion.archive.indices import parse_packages, parse_sources
+from repoversion.archive.release import IndexPlan, Release, check_freshness, parse_release
+from repoversion.archive.verify import verify_signed_release
+from repoversion.context import Context
+from repoversion.db.models import Archive, Blob, IndexFile, Suite, SuiteRelease
+from repoversion.db.session import transaction
+from repoversion.errors import BadUpstream, DigestMismatch, RepoversionError
+from repoversion.mirror.commit import CommitResult, Committer
+from repoversion.mirror.http import NotFoundUpstream, Upstream, parse_auth_conf
+from repoversion.mirror.model import ArchiveInfo, FileRef, PackageRecord, Scope, SuiteSnapshot
+from repoversion.timefmt import iso, utc
+
+log = logging.getLogger(__name__)
+MAX_RELEASE = 64 << 20
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class ArchiveConf:
+    """A detached copy of an :class:`Archive` row, safe to use outside a session."""
+
+    name: str
+    url: str
+    suites: list[str]
+    components: list[str]
+    architectures: list[str]
+    keyring: bytes
+    policy: str
+    mode: str
+    required: bool
+    ca: str | None
+
+    @classmethod
+    def of(cls, row: Archive) -> ArchiveConf:
+        return cls(row.name, row.url, list(row.suites), list(row.components),
+                   list(row.architectures), row.keyring, row.policy, row.mode, row.required,
+                   row.ca)
+
+
+@dataclass
+class PrevSuite:
+    date: datetime | None
+    files: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+
+class Sync:
+    """State of one sync run. Use :func:`run_sync`."""
+
+    def __init__(self, ctx: Context, progress: Progress | None = None) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.store = ctx.store
+        self.progress = progress or (lambda _stage, _done, _total: None)
+        self.blobs: dict[str, int] = {}
+        self.warnings: list[str] = []
+        auth = self.settings.auth_conf
+        self.auth = parse_auth_conf(auth.read_text()) if auth.is_file() else []
+
+    # -- planning -------------------------------------------------------------------------
+    def _load(self) -> tuple[list[ArchiveConf], dict[tuple[str, str], PrevSuite]]:
+        with transaction(self.ctx.sessions) as s:
+            archives = [ArchiveConf.of(a) for a in s.scalars(select(Archive).order_by(Archive.name))]
+            prev: dict[tuple[str, str], PrevSuite] = {}
+            for arc, name, date in s.execute(
+                    select(Suite.archive, Suite.name, SuiteRelease.date)
+                    .join(SuiteRelease, SuiteRelease.suite_id == Suite.id)
+                    .where(SuiteRelease.removed.is_(None))):
+                prev[(arc, name)] = PrevSuite(utc(date) if date else None)
+            for arc, name, path, sha, size in s.execute(
+                    select(Suite.archive, Suite.name, IndexFile.path, IndexFile.sha256,
+                           IndexFile.size).join(Suite, Suite.id == IndexFile.suite_id)
+                    .where(IndexFile.removed.is_(None))):
+                prev.setdefault((arc, name), PrevSuite(None)).files[path] = (sha, size)
+        return archives, prev
+
+    def run(self, bump: str | None = None) -> CommitResult:
+        archives, prev = self._load()
+        snapshots: list[SuiteSnapshot] = []
+        for arc in archives:
+            try:
+                snapshots += self._sync_archive(arc, prev)
+            except RepoversionError as exc:
+                if arc.required:
+                    raise
+                self.warnings.append(f"{exc.message.rstrip('.')}; archive {arc.name} is optional "
+                                     "and keeps its previous state.")
+                snapshots += [SuiteSnapshot(arc.name, s, carried=True) for s in arc.suites]
+        infos = {a.name: ArchiveInfo(a.name, a.url, a.mode, a.policy) for a in archives}
+        self.progress("commit", 0, 1)
+        with transaction(self.ctx.sessions) as session:
+            result = Committer(session, self.store, self.settings.clock()).commit(
+                snapshots, infos, bump, self.blobs, self.warnings)
+        self.progress("commit", 1, 1)
+        return result
+
+    def _sync_archive(self, arc: ArchiveConf, prev: dict[tuple[str, str], PrevSuite]
+                      ) -> list[SuiteSnapshot]:
+        up = Upstream(arc.url, arc.name, ca_pem=arc.ca, auth=self.auth,
+                      retries=self.settings.download_retries,
+                      timeout=self.settings.download_timeout,
+                      pool=max(4, self.settings.download_concurrency))
+        try:
+            snaps = [self._sync_suite(up, arc, suite, prev.get((arc.name, suite)))
+                     for suite in arc.suites]
+            if arc.policy == "immediate":
+                self._download_pool(up, arc, snaps)
+            return snaps
+        finally:
+            up.close()
+
+    # -- one suite ------------------------------------------------------------------------
+    def _fetch_release(self, up: Upstream, arc: ArchiveConf, suite: str
+                       ) -> tuple[bytes, dict[str, bytes]]:
+        base = f"dists/{suite}"
+        raw: dict[str, bytes] = {}
+        try:
+            raw["InRelease"] = up.get_bytes(f"{base}/InRelease", MAX_RELEASE)
+        except NotFoundUpstream:
+            try:
+                raw["Release"] = up.get_bytes(f"{base}/Release", MAX_RELEASE)
+                raw["Release.gpg"] = up.get_bytes(f"{base}/Release.gpg", MAX_RELEASE)
+            except NotFoundUpstream:
+                raise BadUpstream(f"{arc.name}: {base} has neither InRelease nor a signed "
+                                  "Release.") from None
+        what = f"{arc.name}: {base}/{'InRelease' if 'InRelease' in raw else 'Release'}"
+        verified = verify_signed_release(arc.keyring, inrelease=raw.get("InRelease"),
+                                         release=raw.get("Release"),
+                                         release_gpg=raw.get("Release.gpg"), what=what)
+        return verified.content, raw
+
+    def _sync_suite(self, up: Upstream, arc: ArchiveConf, suite: str,
+                    prev: PrevSuite | None) -> SuiteSnapshot:
+        self.progress(f"{arc.name}/{suite}", 0, 1)
+        signed, raw = self._fetch_release(up, arc, suite)
+        what = f"{arc.name}: dists/{suite}/{'InRelease' if 'InRelease' in raw else 'Release'}"
+        release = parse_release(signed, what)
+        check_freshness(release, self.settings.clock(), what)
+        if prev is not None and prev.date is not None and release.date < prev.date:
+            self.warnings.append(
+                f"{what} is dated {iso(release.date)}, older than the {iso(prev.date)} already "
+                "mirrored; it is ignored and the suite keeps its state.")
+            return SuiteSnapshot(arc.name, suite, carried=True)
+        from repoversion.archive.release import plan_indices
+
+        plans = plan_indices(release, components=arc.components,
+                             architectures=arc.architectures,
+                             languages=self.settings.languages, what=what)
+        snap = SuiteSnapshot(arc.name, suite)
+        fetched: dict[str, bytes] = {}
+        scope_parts: dict[Scope, list[tuple[IndexPlan, str, str]]] = {}
+        changed: set[Scope] = set()
+        entries: dict[str, dict[str, Any]] = {}
+        for plan in plans:
+            got = self._index(up, arc, suite, plan, prev, fetched)
+            if got is None:
+                continue
+            path, compression, is_new = got
+            entry = release.files[path]
+            snap.files[path] = FileRef(entry.sha256, entry.size)
+            entries[path] = _entry_json(entry)
+            if plan.uncompressed is not None:
+                entries[plan.uncompressed.path] = _entry_json(plan.uncompressed)
+            if plan.kind in ("packages", "sources"):
+                scope = (plan.component, "deb" if plan.kind == "packages" else "dsc")
+                scope_parts.setdefault(scope, []).append((plan, path, compression))
+                if is_new:
+                    changed.add(scope)
+        snap.all_scopes = set(scope_parts)
+        for scope in sorted(changed):
+            snap.scopes[scope] = self._parse_scope(arc, suite, scope, scope_parts[scope],
+                                                   release, fetched)
+        raw_all = raw.get("InRelease") or raw["Release"]
+        if arc.mode == "verbatim":
+            for name, data in raw.items():
+                info = self.store.put_bytes(data)
+                self.blobs[info.sha256] = info.size
+                snap.files[name] = FileRef(info.sha256, info.size)
+        snap.release_sha256 = hashlib.sha256(raw_all).hexdigest()
+        snap.release_date = release.date
+        snap.release = {
+            "summary": {"sha256": snap.release_sha256, "date": iso(release.date),
+                        "codename": release.codename, "suite": release.suite,
+                        "origin": release.origin, "label": release.label,
+                        "version": release.version},
+            "fields": {k: v for k, v in release.fields.items() if k in RELEASE_KEEP},
+            "entries": entries,
+        }
+        return snap
+
+    def _index(self, up: Upstream, arc: ArchiveConf, suite: str, plan: IndexPlan,
+               prev: PrevSuite | None, fetched: dict[str, bytes]
+               ) -> tuple[str, str, bool] | None:
+        """Get one logical index: reuse the stored variant if unchanged, else download.
+
+        :returns: (served path, compression, whether it differs from the previous version).
+        """
+        if prev is not None:
+            for cand in plan.candidates:
+                entry = cand.entry
+                if prev.files.get(entry.path) == (entry.sha256, entry.size) and \
+                        self.store.exists(entry.sha256):
+                    return entry.path, cand.compression, False
+        tried: list[str] = []
+        for cand in plan.candidates:
+            url_path = f"dists/{suite}/{cand.url_path}"
+            try:
+                data = up.get_verified(url_path, cand.entry.size, cand.entry.sha256)
+            except NotFoundUpstream:
+                tried.append(cand.url_path)
+                continue
+            except DigestMismatch as exc:
+                raise DigestMismatch(exc.message, exc.expected, exc.actual) from None
+            info = self.store.put_bytes(data, expected_sha256=cand.entry.sha256)
+            self.blobs[info.sha256] = info.size
+            fetched[cand.entry.path] = data
+            changed = prev is None or prev.files.get(cand.entry.path) != (info.sha256, info.size)
+            return cand.entry.path, cand.compression, changed
+        if plan.required:
+            raise BadUpstream(f"{arc.name}: dists/{suite}/{plan.path} is listed in the Release "
+                              f"but none of its variants could be fetched ({', '.join(tried)}).")
+        return None
+
+    def _parse_scope(self, arc: ArchiveConf, suite: str, scope: Scope,
+                     parts: list[tuple[IndexPlan, str, str]], release: Release,
+                     fetched: dict[str, bytes]) -> list[PackageRecord]:
+        seen: dict[tuple[str, str, str], PackageRecord] = {}
+        for plan, path, compression in parts:
+            what = f"{arc.name}: dists/{suite}/{path}"
+            self.progress(f"{arc.name}/{suite} {plan.path}", 0, 1)
+            data = fetched.pop(path, None)
+            if data is None:
+                data = self.store.read_bytes(release.files[path].sha256)
+            text = decompress(data, compression, max_size=self.settings.max_index_size,
+                              what=what) if compression else data
+            del data
+            if plan.uncompressed is not None and len(text) != plan.uncompressed.size:
+                raise DigestMismatch(f"{what} decompresses to {len(text)} bytes, its Release "
+                                     f"lists {plan.uncompressed.size}.")
+            records: list[PackageRecord]
+            if plan.kind == "packages":
+                records = [PackageRecord(p.name, p.version, p.architecture, p.filename,
+                                         p.sha256, p.size) for p in parse_packages(text, what)]
+            else:
+                records = []
+                for src in parse_sources(text, what):
+                    files = tuple((f"{src.directory}/{f.name}", f.sha256, f.size)
+                                  for f in src.files)
+                    dsc = next((f for f in files if f[0].endswith(".dsc")), None)
+                    if dsc is None:
+                        raise BadUpstream(f"{what}: source package {src.name} lists no .dsc.")
+                    records.append(PackageRecord(src.name, src.version, "source", dsc[0],
+                                                 dsc[1], dsc[2], files))
+            del text
+            for rec in records:
+                ident = (rec.name, rec.version, rec.architecture)
+                other = seen.get(ident)
+                if other is None:
+                    seen[ident] = rec
+                elif other.sha256 != rec.sha256:
+                    raise BadUpstream(f"{what}: {rec.name} {rec.version} {rec.architecture} is "
+                                      "listed twice with different contents.")
+        return list(seen.values())
+
+    # -- pool files (policy immediate) ----------------------------------------------------
+    def _download_pool(self, up: Upstream, arc: ArchiveConf, snaps: list[SuiteSnapshot]) -> None:
+        wanted: dict[str, tuple[str, int]] = {}
+        for snap in snaps:
+            for records in snap.scopes.values():
+                for r in records:
+                    wanted[r.sha256] = (r.filename, r.size)
+                    for path, sha, size in r.files:
+                        wanted[sha] = (path, size)
+        with transaction(self.ctx.sessions) as s:
+            digests = list(wanted)
+            for i in range(0, len(digests), 500):
+                for sha in s.scalars(select(Blob.sha256).where(Blob.sha256.in_(digests[i:i + 500]))):
+                    wanted.pop(sha, None)
+        todo = [(sha, path, size) for sha, (path, size) in sorted(wanted.items(), key=lambda x: x[1])
+                if not self.store.exists(sha)]
+        total = len(todo)
+        done = 0
+
+        def one(item: tuple[str, str, int]) -> tuple[str, int]:
+            sha, path, size = item
+            info = up.stream_to_store(path, self.store, size, sha)
+            return info.sha256, info.size
+
+        with ThreadPoolExecutor(self.settings.download_concurrency) as pool:
+            for sha, size in pool.map(one, todo):
+                self.blobs[sha] = size
+                done += 1
+                self.progress(f"{arc.name} pool", done, total)
+        for sha, (_, size) in wanted.items():
+            if sha not in self.blobs:
+                self.blobs[sha] = size
+
+
+RELEASE_KEEP = ("Origin", "Label", "Suite", "Codename", "Version", "Description", "Changelogs",
+                "No-Support-for-Architecture-all")
+
+
+def _entry_json(entry: Any) -> dict[str, Any]:
+    return {"size": entry.size, "sha256": entry.sha256, "md5": entry.md5}
+
+
+def run_sync(ctx: Context, bump: str | None = None, progress: Progress | None = None
+             ) -> CommitResult:
+    """Sync every configured archive and commit a new repoversion if anything changed.
+
+    :raises RepoversionError: a required archive failed; nothing was committed.
+    """
+    return Sync(ctx, progress).run(bump)

@@ -1,0 +1,71 @@
+"""A mirror home wired to fixture archives, and a ``sync`` helper going through the CLI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+NOW = "2025-06-01T00:00:00Z"
+
+
+@dataclass
+class Mirror:
+    home: Path
+    run_cli: Callable[..., Any]
+    env: dict[str, str]
+
+    def cli(self, *args: str) -> Any:
+        return self.run_cli("--home", str(self.home), *args, env=self.env)
+
+    def add(self, archive: Any, *extra: str, name: str | None = None,
+            suites: list[str] | None = None, archs: tuple[str, ...] = ("amd64",)) -> None:
+        args = ["archive", "add", name or archive.name, archive.url]
+        for suite in suites or sorted(archive.suites):
+            args += ["--suite", suite]
+        args += ["--component", "main"]
+        for arch in archs:
+            args += ["--arch", arch]
+        args += ["--keyring", str(archive.keyring_path), *extra]
+        result = self.cli(*args)
+        assert result.code == 0, result.stderr
+
+    def sync(self, *extra: str) -> dict[str, Any]:
+        result = self.cli("sync", "--json", *extra)
+        assert result.code == 0, result.stderr
+        data: dict[str, Any] = json.loads(result.stdout)
+        return data
+
+    def sync_fails(self, *extra: str) -> str:
+        result = self.cli("sync", "--json", *extra)
+        assert result.code != 0, result.stdout
+        assert result.stdout == ""
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1, result.stderr
+        assert "Traceback" not in result.stderr
+        return str(lines[0])
+
+    def versions(self) -> list[str]:
+        out = json.loads(self.cli("versions", "--json").stdout)
+        return [v["repoversion"] for v in out]
+
+    def show(self, ref: str) -> dict[str, Any]:
+        result = self.cli("show", ref, "--json")
+        assert result.code == 0, result.stderr
+        data: dict[str, Any] = json.loads(result.stdout)
+        return data
+
+    def diff(self, a: str, b: str) -> dict[str, Any]:
+        result = self.cli("diff", a, b, "--json")
+        assert result.code == 0, result.stderr
+        data: dict[str, Any] = json.loads(result.stdout)
+        return data
+
+
+@pytest.fixture
+def mirror(home: Path, run_cli: Callable[..., Any]) -> Mirror:
+    return Mirror(home, run_cli, {"REPOVERSION_NOW": NOW})
