@@ -17,12 +17,14 @@ import importlib.util
 
 
 pytest_plugins = [
-    p for p in (
+    p
+    for p in (
         "tests.fixtures.s3",
         "tests.fixtures.gpg",
         "tests.fixtures.archives",
         "tests.fixtures.apt",
-    ) if importlib.util.find_spec(p)
+    )
+    if importlib.util.find_spec(p)
 ]
 
 PG_ADMIN_URL = os.environ.get(

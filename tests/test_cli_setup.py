@@ -20,8 +20,13 @@ def one_sentence(stderr: str) -> None:
 
 
 def test_init_creates_everything_and_is_idempotent(home: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
-    for name in ("repoversion.toml", "repoversion.db", "keys/signing-key.asc",
-                 "keys/repoversion.asc", "keys/repoversion.gpg"):
+    for name in (
+        "repoversion.toml",
+        "repoversion.db",
+        "keys/signing-key.asc",
+        "keys/repoversion.asc",
+        "keys/repoversion.gpg",
+    ):
         assert (home / name).exists(), name
     assert (home / "keys/signing-key.asc").stat().st_mode & 0o077 == 0
     key_before = (home / "keys/signing-key.asc").read_bytes()
@@ -36,7 +41,9 @@ def test_versions_on_a_new_home_is_an_empty_json_list(home: Path, run_cli) -> No
     assert json.loads(result.stdout) == []
 
 
-def test_commands_on_a_missing_home_fail_cleanly_and_create_nothing(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_commands_on_a_missing_home_fail_cleanly_and_create_nothing(
+    tmp_path: Path, run_cli
+) -> None:  # type: ignore[no-untyped-def]
     target = tmp_path / "nothing-here"
     result = run_cli("--home", str(target), "versions", "--json")
     assert result.code != 0 and result.stdout == ""
@@ -61,20 +68,31 @@ def test_init_refuses_bad_input_and_writes_nothing(tmp_path: Path, run_cli) -> N
     assert not target.exists()
 
 
-def test_signing_key_signs_what_gpgv_and_the_binary_keyring_accept(home: Path, tmp_path: Path) -> None:
+def test_signing_key_signs_what_gpgv_and_the_binary_keyring_accept(
+    home: Path, tmp_path: Path
+) -> None:
     from repoversion.archive.signing import Signer
 
     signer = Signer(home / "keys/signing-key.asc")
     signed = signer.clearsign(b"Origin: test\n")
     (tmp_path / "InRelease").write_bytes(signed)
-    proc = subprocess.run(["gpgv", "--keyring", str(home / "keys/repoversion.gpg"),
-                           str(tmp_path / "InRelease")], capture_output=True)
+    proc = subprocess.run(
+        ["gpgv", "--keyring", str(home / "keys/repoversion.gpg"), str(tmp_path / "InRelease")],
+        capture_output=True,
+    )
     assert proc.returncode == 0, proc.stderr
     (tmp_path / "Release").write_bytes(b"Origin: test\n")
     (tmp_path / "Release.gpg").write_bytes(signer.detach_sign(b"Origin: test\n"))
-    proc = subprocess.run(["gpgv", "--keyring", str(home / "keys/repoversion.gpg"),
-                           str(tmp_path / "Release.gpg"), str(tmp_path / "Release")],
-                          capture_output=True)
+    proc = subprocess.run(
+        [
+            "gpgv",
+            "--keyring",
+            str(home / "keys/repoversion.gpg"),
+            str(tmp_path / "Release.gpg"),
+            str(tmp_path / "Release"),
+        ],
+        capture_output=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert (home / "keys/repoversion.asc").read_bytes().startswith(b"-----BEGIN PGP PUBLIC")
 
@@ -83,20 +101,38 @@ def _add(run_cli, home: Path, *extra: str):  # type: ignore[no-untyped-def]
     return run_cli("--home", str(home), "archive", "add", *extra)
 
 
-GOOD = ["debian", "http://deb.example.invalid/debian", "--suite", "bookworm",
-        "--suite", "bookworm-updates", "--component", "main", "--arch", "amd64",
-        "--keyring", str(DEBIAN_KEYRING)]
+GOOD = [
+    "debian",
+    "http://deb.example.invalid/debian",
+    "--suite",
+    "bookworm",
+    "--suite",
+    "bookworm-updates",
+    "--component",
+    "main",
+    "--arch",
+    "amd64",
+    "--keyring",
+    str(DEBIAN_KEYRING),
+]
 
 
 def test_archive_add_list_show_remove(home: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
     assert _add(run_cli, home, *GOOD).code == 0
     listed = run_cli("--home", str(home), "archive", "list", "--json")
     assert listed.code == 0
-    assert json.loads(listed.stdout) == [{
-        "name": "debian", "url": "http://deb.example.invalid/debian",
-        "suites": ["bookworm", "bookworm-updates"], "components": ["main"],
-        "architectures": ["amd64"], "policy": "on_demand", "mode": "signed",
-        "required": True}]
+    assert json.loads(listed.stdout) == [
+        {
+            "name": "debian",
+            "url": "http://deb.example.invalid/debian",
+            "suites": ["bookworm", "bookworm-updates"],
+            "components": ["main"],
+            "architectures": ["amd64"],
+            "policy": "on_demand",
+            "mode": "signed",
+            "required": True,
+        }
+    ]
     shown = json.loads(run_cli("--home", str(home), "archive", "show", "debian", "--json").stdout)
     assert len(shown["keyring_fingerprints"]) >= 2
     # the keyring lives in the database, so every node sharing it has it
@@ -114,14 +150,36 @@ def test_archive_add_list_show_remove(home: Path, run_cli) -> None:  # type: ign
 
 def test_archive_add_options(home: Path, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     armored = tmp_path / "key.asc"
-    armored.write_bytes(subprocess.run(
-        ["gpg", "--enarmor"], input=DEBIAN_KEYRING.read_bytes(), capture_output=True).stdout)
+    armored.write_bytes(
+        subprocess.run(
+            ["gpg", "--enarmor"], input=DEBIAN_KEYRING.read_bytes(), capture_output=True
+        ).stdout
+    )
     ca = tmp_path / "ca.pem"
     ca.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
-    result = _add(run_cli, home, "sec", "https://x.example.invalid/debian-security/",
-                  "--suite", "bookworm-security", "--component", "main", "--arch", "amd64",
-                  "--arch", "source", "--keyring", str(DEBIAN_KEYRING), "--policy", "immediate",
-                  "--mode", "verbatim", "--optional", "--ca", str(ca))
+    result = _add(
+        run_cli,
+        home,
+        "sec",
+        "https://x.example.invalid/debian-security/",
+        "--suite",
+        "bookworm-security",
+        "--component",
+        "main",
+        "--arch",
+        "amd64",
+        "--arch",
+        "source",
+        "--keyring",
+        str(DEBIAN_KEYRING),
+        "--policy",
+        "immediate",
+        "--mode",
+        "verbatim",
+        "--optional",
+        "--ca",
+        str(ca),
+    )
     assert result.code == 0, result.stderr
     [arc] = json.loads(run_cli("--home", str(home), "archive", "list", "--json").stdout)
     assert arc["url"] == "https://x.example.invalid/debian-security"
@@ -167,8 +225,9 @@ def test_tokens_are_shown_once_and_stored_hashed(home: Path, run_cli) -> None:  
     assert made.code == 0
     data = json.loads(made.stdout)
     assert data["name"] == "ci" and data["scope"] == "write" and len(data["token"]) > 30
-    admin = json.loads(run_cli("--home", str(home), "token", "create", "ops", "--scope",
-                               "admin", "--json").stdout)
+    admin = json.loads(
+        run_cli("--home", str(home), "token", "create", "ops", "--scope", "admin", "--json").stdout
+    )
     assert admin["scope"] == "admin"
     con = sqlite3.connect(home / "repoversion.db")
     stored = [row[0] for row in con.execute("SELECT token_hash FROM token")]
@@ -179,8 +238,10 @@ def test_tokens_are_shown_once_and_stored_hashed(home: Path, run_cli) -> None:  
     assert data["token"] not in json.dumps(listed)
     assert run_cli("--home", str(home), "token", "create", "ci").code == 1
     assert run_cli("--home", str(home), "token", "revoke", "ci").code == 0
-    assert [t["name"] for t in json.loads(
-        run_cli("--home", str(home), "token", "list", "--json").stdout)] == ["ops"]
+    assert [
+        t["name"]
+        for t in json.loads(run_cli("--home", str(home), "token", "list", "--json").stdout)
+    ] == ["ops"]
     bad = run_cli("--home", str(home), "token", "revoke", "ci")
     assert bad.code == 1 and "No token named 'ci'" in bad.stderr
 
@@ -211,8 +272,9 @@ def test_token_authorisation(home: Path) -> None:
 
 def test_real_console_script_prints_no_traceback(tmp_path: Path) -> None:
     exe = Path(sys.executable).parent / "repoversion"
-    proc = subprocess.run([str(exe), "--home", str(tmp_path / "h"), "archive", "list"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(exe), "--home", str(tmp_path / "h"), "archive", "list"], capture_output=True, text=True
+    )
     assert proc.returncode == 1
     assert proc.stdout == ""
     one_sentence(proc.stderr)

@@ -324,6 +324,18 @@ def test_only_compressed_indices(fixture_archive: ArchiveFactory, apt_client: Ap
     assert apt_client.simulate(["libc6"])
 
 
+def test_apt_silently_ignores_an_index_listed_only_compressed(
+    fixture_archive: ArchiveFactory, apt_client: AptClient
+) -> None:
+    """FIELD-NOTES quirk, kept visible: exit 0, no warning, and no packages."""
+    archive = fixture_archive(CHAIN, compressions=(".xz",), list_uncompressed=False)
+    apt_client.set_sources([archive.sources_line()])
+    assert apt_client.update().ok
+    assert not any("Packages" in f for f in apt_client.list_files())
+    with pytest.raises(AptError, match="Unable to locate package libc6"):
+        apt_client.simulate(["libc6"])
+
+
 def test_by_hash_404_falls_back_to_the_plain_path(
     fixture_archive: ArchiveFactory, apt_client: AptClient
 ) -> None:

@@ -219,7 +219,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_source_file_path"), ["path"], unique=False)
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("source_file", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_source_file_path"))

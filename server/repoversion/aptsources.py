@@ -29,8 +29,9 @@ class SystemArchive:
 
 def host_architecture() -> str:
     try:
-        return subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
-                              check=True).stdout.strip()
+        return subprocess.run(
+            ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "amd64"
 
@@ -44,21 +45,32 @@ def archive_name(url: str) -> str:
     return name if name[0].isalnum() else "a" + name
 
 
-def _entries_deb822(text: str) -> list[tuple[list[str], list[str], list[str], list[str], dict[str, str]]]:
+def _entries_deb822(
+    text: str,
+) -> list[tuple[list[str], list[str], list[str], list[str], dict[str, str]]]:
     out = []
     for para in Deb822.iter_paragraphs(text.splitlines(keepends=True)):
         if para.get("Enabled", "yes").strip().lower() == "no":
             continue
         opts = {k.lower(): v for k, v in para.items()}
-        out.append((para.get("Types", "").split(), para.get("URIs", "").split(),
-                    para.get("Suites", "").split(), para.get("Components", "").split(), opts))
+        out.append(
+            (
+                para.get("Types", "").split(),
+                para.get("URIs", "").split(),
+                para.get("Suites", "").split(),
+                para.get("Components", "").split(),
+                opts,
+            )
+        )
     return out
 
 
 _LINE = re.compile(r"^(deb|deb-src)\s+(?:\[([^\]]*)\]\s+)?(\S+)\s+(\S+)\s*(.*)$")
 
 
-def _entries_list(text: str) -> list[tuple[list[str], list[str], list[str], list[str], dict[str, str]]]:
+def _entries_list(
+    text: str,
+) -> list[tuple[list[str], list[str], list[str], list[str], dict[str, str]]]:
     out = []
     for raw in text.splitlines():
         line = raw.split("#", 1)[0].strip()
@@ -99,8 +111,11 @@ def read_system_sources(
             if not url.startswith(("http://", "https://")):
                 continue
             arc = by_url.setdefault(url, SystemArchive(name=archive_name(url), url=url))
-            for lst, values in ((arc.suites, suites), (arc.components, components),
-                                (arc.architectures, archs)):
+            for lst, values in (
+                (arc.suites, suites),
+                (arc.components, components),
+                (arc.architectures, archs),
+            ):
                 lst.extend(v for v in values if v not in lst)
             signed = opts.get("signed-by", "").strip()
             if signed and signed not in arc.signed_by:

@@ -108,9 +108,19 @@ def add_archive(session: Session, spec: ArchiveSpec, now: datetime) -> Archive:
         ca = _read_ca(spec.ca_path)
     if session.scalar(select(Archive.id).where(Archive.name == spec.name)) is not None:
         raise Conflict(f"An archive named {spec.name!r} already exists.")
-    archive = Archive(name=spec.name, url=url, suites=suites, components=components,
-                      architectures=archs, keyring=keyring, policy=spec.policy, mode=spec.mode,
-                      required=spec.required, ca=ca, created=now)
+    archive = Archive(
+        name=spec.name,
+        url=url,
+        suites=suites,
+        components=components,
+        architectures=archs,
+        keyring=keyring,
+        policy=spec.policy,
+        mode=spec.mode,
+        required=spec.required,
+        ca=ca,
+        created=now,
+    )
     session.add(archive)
     session.flush()
     return archive
@@ -138,9 +148,14 @@ def remove_archive(session: Session, name: str) -> None:
 
 def archive_json(archive: Archive, detail: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "name": archive.name, "url": archive.url, "suites": archive.suites,
-        "components": archive.components, "architectures": archive.architectures,
-        "policy": archive.policy, "mode": archive.mode, "required": archive.required,
+        "name": archive.name,
+        "url": archive.url,
+        "suites": archive.suites,
+        "components": archive.components,
+        "architectures": archive.architectures,
+        "policy": archive.policy,
+        "mode": archive.mode,
+        "required": archive.required,
     }
     if detail:
         out["keyring_fingerprints"] = keyrings.fingerprints(archive.keyring)

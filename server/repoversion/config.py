@@ -269,9 +269,7 @@ def load_settings(
         settings = replace(settings, database_url=f"sqlite:///{home_path / 'repoversion.db'}")
     if not settings.storage_url:
         settings = replace(settings, storage_url=(home_path / "blobs").as_uri())
-    if settings.storage_url.startswith("file:") and not settings.storage_url.startswith(
-        "file:///"
-    ):
+    if settings.storage_url.startswith("file:") and not settings.storage_url.startswith("file:///"):
         raise ConfigError(
             f"storage_url must be an absolute file:///path, got {settings.storage_url!r}."
         )
@@ -282,8 +280,11 @@ def load_settings(
 
 def render_default_config(settings: Settings) -> str:
     """The ``repoversion.toml`` that ``init`` writes: every setting, commented defaults."""
-    lines = ["# repoversion settings; REPOVERSION_<NAME> environment variables override them.",
-             "# See docs/configuration.md for what each one does.", ""]
+    lines = [
+        "# repoversion settings; REPOVERSION_<NAME> environment variables override them.",
+        "# See docs/configuration.md for what each one does.",
+        "",
+    ]
     for f in fields(Settings):
         if f.name == "home":
             continue

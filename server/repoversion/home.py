@@ -58,5 +58,6 @@ def initialise(settings: Settings) -> InitResult:
     asc, gpg = keys / "repoversion.asc", keys / "repoversion.gpg"
     asc.write_bytes(signer.public_armored())
     gpg.write_bytes(signer.public_binary())
-    return InitResult(home=home, created=created, fingerprint=signer.fingerprint,
-                      public_asc=asc, public_gpg=gpg)
+    return InitResult(
+        home=home, created=created, fingerprint=signer.fingerprint, public_asc=asc, public_gpg=gpg
+    )

@@ -17,22 +17,52 @@ def member_of(vid: int) -> ColumnElement[bool]:
     return and_(Package.added <= vid, or_(Package.removed.is_(None), Package.removed > vid))
 
 
-COLUMNS = (Package.name, Package.version, Package.architecture, Suite.archive, Suite.name,
-           Package.component, Package.filename, Package.sha256, Package.size, Package.kind)
+COLUMNS = (
+    Package.name,
+    Package.version,
+    Package.architecture,
+    Suite.archive,
+    Suite.name,
+    Package.component,
+    Package.filename,
+    Package.sha256,
+    Package.size,
+    Package.kind,
+)
 
 
 def _row(r: Any) -> dict[str, Any]:
-    return {"name": r[0], "version": r[1], "architecture": r[2], "archive": r[3],
-            "suite": r[4], "component": r[5], "filename": r[6], "sha256": r[7], "size": r[8]}
+    return {
+        "name": r[0],
+        "version": r[1],
+        "architecture": r[2],
+        "archive": r[3],
+        "suite": r[4],
+        "component": r[5],
+        "filename": r[6],
+        "sha256": r[7],
+        "size": r[8],
+    }
 
 
-def packages_of(session: Session, version: Repoversion, *, name: str | None = None,
-                arch: str | None = None, archive: str | None = None, suite: str | None = None,
-                limit: int | None = None, after_id: int | None = None
-                ) -> list[tuple[int, dict[str, Any]]]:
+def packages_of(
+    session: Session,
+    version: Repoversion,
+    *,
+    name: str | None = None,
+    arch: str | None = None,
+    archive: str | None = None,
+    suite: str | None = None,
+    limit: int | None = None,
+    after_id: int | None = None,
+) -> list[tuple[int, dict[str, Any]]]:
     """Packages (binary and source) of ``version``, ordered by row id, as (id, json)."""
-    q = (select(Package.id, *COLUMNS).join(Suite, Suite.id == Package.suite_id)
-         .where(member_of(version.id)).order_by(Package.id))
+    q = (
+        select(Package.id, *COLUMNS)
+        .join(Suite, Suite.id == Package.suite_id)
+        .where(member_of(version.id))
+        .order_by(Package.id)
+    )
     if name is not None:
         q = q.where(Package.name == name)
     if arch is not None:
@@ -57,25 +87,36 @@ def diff_versions(session: Session, a: Repoversion, b: Repoversion) -> dict[str,
     from repoversion.archive.debversion import version_cmp
 
     lo, hi = sorted((a.id, b.id))
-    touched = (select(*COLUMNS, Package.added, Package.removed)
-               .join(Suite, Suite.id == Package.suite_id)
-               .where(or_(and_(Package.added > lo, Package.added <= hi),
-                          and_(Package.removed > lo, Package.removed <= hi))))
+    touched = (
+        select(*COLUMNS, Package.added, Package.removed)
+        .join(Suite, Suite.id == Package.suite_id)
+        .where(
+            or_(
+                and_(Package.added > lo, Package.added <= hi),
+                and_(Package.removed > lo, Package.removed <= hi),
+            )
+        )
+    )
     before: dict[tuple[str, ...], list[str]] = {}
     after: dict[tuple[str, ...], list[str]] = {}
     info: dict[tuple[str, ...], dict[str, Any]] = {}
     for r in session.execute(touched):
         key = (r[3], r[4], r[9], r[0], r[2])
-        info.setdefault(key, {"name": r[0], "architecture": r[2], "archive": r[3],
-                              "suite": r[4]})
+        info.setdefault(key, {"name": r[0], "architecture": r[2], "archive": r[3], "suite": r[4]})
         added, removed = r[10], r[11]
         for vid, side in ((a.id, before), (b.id, after)):
             if added <= vid and (removed is None or removed > vid):
                 side.setdefault(key, []).append(r[1])
     # keys only touched on one side may still exist unchanged on the other: look them up
     newest = functools.cmp_to_key(version_cmp)
-    out: dict[str, Any] = {"from": a.version, "to": b.version, "added": [], "removed": [],
-                           "upgraded": [], "downgraded": []}
+    out: dict[str, Any] = {
+        "from": a.version,
+        "to": b.version,
+        "added": [],
+        "removed": [],
+        "upgraded": [],
+        "downgraded": [],
+    }
     for key in sorted(info):
         old, new = before.get(key), after.get(key)
         if old is None:
@@ -98,7 +139,17 @@ def diff_versions(session: Session, a: Repoversion, b: Repoversion) -> dict[str,
 
 def _current(session: Session, key: tuple[str, ...], vid: int) -> list[str]:
     archive, suite, kind, name, arch = key
-    return list(session.scalars(
-        select(Package.version).join(Suite, Suite.id == Package.suite_id)
-        .where(Suite.archive == archive, Suite.name == suite, Package.kind == kind,
-               Package.name == name, Package.architecture == arch, member_of(vid))))
+    return list(
+        session.scalars(
+            select(Package.version)
+            .join(Suite, Suite.id == Package.suite_id)
+            .where(
+                Suite.archive == archive,
+                Suite.name == suite,
+                Package.kind == kind,
+                Package.name == name,
+                Package.architecture == arch,
+                member_of(vid),
+            )
+        )
+    )

@@ -20,5 +20,7 @@ def release_date(dt: datetime) -> str:
     d = utc(dt)
     days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
     months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-    return (f"{days[d.weekday()]}, {d.day:02d} {months[d.month - 1]} {d.year} "
-            f"{d.hour:02d}:{d.minute:02d}:{d.second:02d} UTC")
+    return (
+        f"{days[d.weekday()]}, {d.day:02d} {months[d.month - 1]} {d.year} "
+        f"{d.hour:02d}:{d.minute:02d}:{d.second:02d} UTC"
+    )

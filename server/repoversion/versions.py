@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -26,18 +28,26 @@ BUMPS = ("patch", "minor", "major")
 
 
 def version_json(v: Repoversion, parent: str | None) -> dict[str, Any]:
-    return {"repoversion": v.version, "state": v.state, "created": iso(v.created),
-            "bump": v.bump, "parent": parent}
+    return {
+        "repoversion": v.version,
+        "state": v.state,
+        "created": iso(v.created),
+        "bump": v.bump,
+        "parent": parent,
+    }
 
 
-def list_versions(session: Session, limit: int | None = None,
-                  before_id: int | None = None) -> list[dict[str, Any]]:
+def list_versions(
+    session: Session, limit: int | None = None, before_id: int | None = None
+) -> list[dict[str, Any]]:
     """Kept (not dropped) versions, newest first."""
     parent = Repoversion.__table__.alias("parent")
-    query = (select(Repoversion, parent.c.version)
-             .outerjoin(parent, parent.c.id == Repoversion.parent_id)
-             .where(Repoversion.dropped.is_(None))
-             .order_by(Repoversion.id.desc()))
+    query = (
+        select(Repoversion, parent.c.version)
+        .outerjoin(parent, parent.c.id == Repoversion.parent_id)
+        .where(Repoversion.dropped.is_(None))
+        .order_by(Repoversion.id.desc())
+    )
     if before_id is not None:
         query = query.where(Repoversion.id < before_id)
     if limit is not None:
@@ -95,14 +105,20 @@ def resolve_ref(session: Session, ref: str) -> Repoversion:
         except ValueError:
             raise NotFound(f"{ref} is not a valid timestamp.") from None
         version = session.scalar(
-            select(Repoversion).where(Repoversion.created <= instant,
-                                      Repoversion.dropped.is_(None))
-            .order_by(Repoversion.id.desc()).limit(1))
+            select(Repoversion)
+            .where(Repoversion.created <= instant, Repoversion.dropped.is_(None))
+            .order_by(Repoversion.id.desc())
+            .limit(1)
+        )
         if version is None:
             raise NotFound(f"No repoversion was created at or before {ref}.")
     elif ref == "latest":
-        version = session.scalar(select(Repoversion).where(Repoversion.dropped.is_(None))
-                                 .order_by(Repoversion.id.desc()).limit(1))
+        version = session.scalar(
+            select(Repoversion)
+            .where(Repoversion.dropped.is_(None))
+            .order_by(Repoversion.id.desc())
+            .limit(1)
+        )
         if version is None:
             raise NotFound("No repoversion yet; run `repoversion sync`.")
     else:
@@ -120,3 +136,37 @@ def read_index(store: BlobStore, version: Repoversion) -> dict[str, Any]:
     """The version's ``index.json`` (stored as a blob when it was committed)."""
     data: dict[str, Any] = json.loads(store.read_bytes(version.index_sha256))
     return data
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A ref resolved for serving.
+
+    :ivar version: the repoversion it names.
+    :ivar immutable: True only for a literal ``X.Y.Z`` (cache forever); tags, ``latest``
+        and timestamps can change meaning.
+    :ivar release_date: the Date a generated Release carries under this ref: the version's
+        creation, or for a tag the moment it last moved (so apt follows a tag moved back).
+    """
+
+    version: Repoversion
+    immutable: bool
+    release_date: datetime
+
+
+def resolve(session: Session, ref: str) -> Resolved:
+    """Like :func:`resolve_ref`, with what serving needs to know about the ref.
+
+    :raises NotFound: nothing matches.
+    :raises Gone: the version was dropped.
+    """
+    from repoversion.db.models import Tag
+    from repoversion.timefmt import utc
+
+    version = resolve_ref(session, ref)
+    date = utc(version.created)
+    if not VERSION_RE.fullmatch(ref) and not TIMESTAMP_RE.fullmatch(ref) and ref != "latest":
+        tag = session.get(Tag, ref)
+        if tag is not None:
+            date = max(utc(tag.moved), date)
+    return Resolved(version, bool(VERSION_RE.fullmatch(ref)), date)

@@ -22,8 +22,14 @@ class Mirror:
     def cli(self, *args: str) -> Any:
         return self.run_cli("--home", str(self.home), *args, env=self.env)
 
-    def add(self, archive: Any, *extra: str, name: str | None = None,
-            suites: list[str] | None = None, archs: tuple[str, ...] = ("amd64",)) -> None:
+    def add(
+        self,
+        archive: Any,
+        *extra: str,
+        name: str | None = None,
+        suites: list[str] | None = None,
+        archs: tuple[str, ...] = ("amd64",),
+    ) -> None:
         args = ["archive", "add", name or archive.name, archive.url]
         for suite in suites or sorted(archive.suites):
             args += ["--suite", suite]

@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from tests.fixtures.archives import Pkg, SrcPkg
-
 from repoversion.versions import canonical_json
+from tests.fixtures.archives import Pkg, SrcPkg
 
 
 def test_first_sync_is_1_0_0_with_a_correct_index(mirror, fixture_archive) -> None:  # type: ignore[no-untyped-def]
@@ -24,8 +23,9 @@ def test_first_sync_is_1_0_0_with_a_correct_index(mirror, fixture_archive) -> No
     assert "main/binary-amd64/Packages.xz" in files or "main/binary-amd64/Packages.gz" in files
     for path, ref in files.items():
         assert ref["sha256"] == arc.sha256(f"dists/bookworm/{path}"), path
-    manifest = {a: {s: d["files"] for s, d in v["suites"].items()}
-                for a, v in index["archives"].items()}
+    manifest = {
+        a: {s: d["files"] for s, d in v["suites"].items()} for a, v in index["archives"].items()
+    }
     assert index["state"] == "sha256:" + hashlib.sha256(canonical_json(manifest)).hexdigest()
     assert out["state"] == index["state"]
     assert mirror.versions() == ["1.0.0"]
@@ -41,7 +41,9 @@ def test_unchanged_upstream_gives_no_new_version(mirror, fixture_archive) -> Non
     assert mirror.versions() == ["1.0.0"]
 
 
-def test_added_and_upgraded_packages_bump_minor_removed_bumps_major(mirror, fixture_archive) -> None:  # type: ignore[no-untyped-def]
+def test_added_and_upgraded_packages_bump_minor_removed_bumps_major(
+    mirror, fixture_archive
+) -> None:  # type: ignore[no-untyped-def]
     arc = fixture_archive([Pkg("hello", "1.0"), Pkg("world", "1.0")])
     mirror.add(arc)
     mirror.sync()
@@ -134,10 +136,12 @@ def test_archive_added_then_removed_bumps_major(mirror, fixture_archive) -> None
 
 
 def test_several_suites_and_sources_form_one_version(mirror, fixture_archive) -> None:  # type: ignore[no-untyped-def]
-    arc = fixture_archive(suites={
-        "bookworm": [Pkg("hello", "1.0"), SrcPkg("hello", "1.0")],
-        "bookworm-updates": [Pkg("hello", "1.1"), SrcPkg("hello", "1.1")],
-    })
+    arc = fixture_archive(
+        suites={
+            "bookworm": [Pkg("hello", "1.0"), SrcPkg("hello", "1.0")],
+            "bookworm-updates": [Pkg("hello", "1.1"), SrcPkg("hello", "1.1")],
+        }
+    )
     mirror.add(arc, archs=("amd64", "source"))
     out = mirror.sync()
     assert out["repoversion"] == "1.0.0"
@@ -156,8 +160,11 @@ def test_several_suites_and_sources_form_one_version(mirror, fixture_archive) ->
         pkgs = [p for _, p in packages_of(s, resolve_ref(s, "1.0.0"))]
     ctx.close()
     assert sorted((p["suite"], p["name"], p["architecture"]) for p in pkgs) == [
-        ("bookworm", "hello", "amd64"), ("bookworm", "hello", "source"),
-        ("bookworm-updates", "hello", "amd64"), ("bookworm-updates", "hello", "source")]
+        ("bookworm", "hello", "amd64"),
+        ("bookworm", "hello", "source"),
+        ("bookworm-updates", "hello", "amd64"),
+        ("bookworm-updates", "hello", "source"),
+    ]
     dsc = next(p for p in pkgs if p["architecture"] == "source")
     assert dsc["filename"].endswith(".dsc")
 

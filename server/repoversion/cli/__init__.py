@@ -16,8 +16,13 @@ from repoversion.errors import RepoversionError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--home", type=click.Path(path_type=Path), envvar="REPOVERSION_HOME",
-              default=None, help="Home directory (default ./var).")
+@click.option(
+    "--home",
+    type=click.Path(path_type=Path),
+    envvar="REPOVERSION_HOME",
+    default=None,
+    help="Home directory (default ./var).",
+)
 @click.version_option(package_name="repoversion")
 @click.pass_context
 def cli(ctx: click.Context, home: Path | None) -> None:

@@ -33,21 +33,48 @@ def archive() -> None:
 @click.option("--suite", "suites", multiple=True, required=True)
 @click.option("--component", "components", multiple=True, required=True)
 @click.option("--arch", "architectures", multiple=True, required=True)
-@click.option("--keyring", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="OpenPGP keys that must sign the archive's Release (binary or armored).")
+@click.option(
+    "--keyring",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="OpenPGP keys that must sign the archive's Release (binary or armored).",
+)
 @click.option("--policy", type=click.Choice(POLICIES), default="on_demand", show_default=True)
 @click.option("--mode", type=click.Choice(MODES), default="signed", show_default=True)
 @click.option("--optional", is_flag=True, help="A failing sync of this archive only warns.")
-@click.option("--ca", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="PEM CA bundle to trust for this upstream's https.")
+@click.option(
+    "--ca",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="PEM CA bundle to trust for this upstream's https.",
+)
 @pass_obj
-def add(obj: Obj, name: str, url: str, suites: tuple[str, ...], components: tuple[str, ...],
-        architectures: tuple[str, ...], keyring: Path | None, policy: str, mode: str,
-        optional: bool, ca: Path | None) -> None:
+def add(
+    obj: Obj,
+    name: str,
+    url: str,
+    suites: tuple[str, ...],
+    components: tuple[str, ...],
+    architectures: tuple[str, ...],
+    keyring: Path | None,
+    policy: str,
+    mode: str,
+    optional: bool,
+    ca: Path | None,
+) -> None:
     """Add an upstream archive."""
-    spec = ArchiveSpec(name=name, url=url, suites=list(suites), components=list(components),
-                       architectures=list(architectures), keyring_path=keyring, policy=policy,
-                       mode=mode, required=not optional, ca_path=ca)
+    spec = ArchiveSpec(
+        name=name,
+        url=url,
+        suites=list(suites),
+        components=list(components),
+        architectures=list(architectures),
+        keyring_path=keyring,
+        policy=policy,
+        mode=mode,
+        required=not optional,
+        ca_path=ca,
+    )
     with transaction(obj.ctx.sessions) as session:
         add_archive(session, spec, obj.settings.clock())
     click.echo(f"Archive {name!r} added; the next sync mirrors it.", err=True)
@@ -63,9 +90,18 @@ def list_(obj: Obj, as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
-    print_table([{**r, "suites": ",".join(r["suites"]), "components": ",".join(r["components"]),
-                  "architectures": ",".join(r["architectures"])} for r in rows],
-                ["name", "url", "suites", "components", "architectures", "policy", "mode"])
+    print_table(
+        [
+            {
+                **r,
+                "suites": ",".join(r["suites"]),
+                "components": ",".join(r["components"]),
+                "architectures": ",".join(r["architectures"]),
+            }
+            for r in rows
+        ],
+        ["name", "url", "suites", "components", "architectures", "policy", "mode"],
+    )
 
 
 @archive.command("show")
@@ -98,8 +134,7 @@ def remove(obj: Obj, name: str) -> None:
 def _signed_by(value: str) -> bytes | None:
     """apt's Signed-By: a path (or several) or an inline armored key."""
     if "BEGIN PGP PUBLIC KEY BLOCK" in value:
-        text = "\n".join("" if line.strip() == "." else line.strip()
-                         for line in value.splitlines())
+        text = "\n".join("" if line.strip() == "." else line.strip() for line in value.splitlines())
         return normalise(text.encode(), "The inline Signed-By key")
     blobs = [read_keyring(Path(p)) for p in value.split() if p.startswith("/")]
     return b"".join(blobs) or None
@@ -115,19 +150,27 @@ def add_from_system(obj: Obj) -> None:
     with transaction(obj.ctx.sessions) as session:
         for sys_arc in found:
             keyring = b"".join(filter(None, (_signed_by(s) for s in sys_arc.signed_by))) or None
-            spec = ArchiveSpec(name=sys_arc.name, url=sys_arc.url, suites=sys_arc.suites,
-                               components=sys_arc.components,
-                               architectures=sys_arc.architectures, keyring=keyring,
-                               policy="on_demand")
+            spec = ArchiveSpec(
+                name=sys_arc.name,
+                url=sys_arc.url,
+                suites=sys_arc.suites,
+                components=sys_arc.components,
+                architectures=sys_arc.architectures,
+                keyring=keyring,
+                policy="on_demand",
+            )
             try:
                 with session.begin_nested():
                     add_archive(session, spec, obj.settings.clock())
             except Conflict:
                 click.echo(f"Archive {sys_arc.name!r} exists already; kept as it is.", err=True)
                 continue
-            click.echo(f"Added archive {sys_arc.name!r}: {sys_arc.url} "
-                       f"{' '.join(sys_arc.suites)} / {' '.join(sys_arc.components)} / "
-                       f"{' '.join(sys_arc.architectures)}", err=True)
+            click.echo(
+                f"Added archive {sys_arc.name!r}: {sys_arc.url} "
+                f"{' '.join(sys_arc.suites)} / {' '.join(sys_arc.components)} / "
+                f"{' '.join(sys_arc.architectures)}",
+                err=True,
+            )
 
 
 COMMANDS = [archive]

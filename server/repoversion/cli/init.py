@@ -9,8 +9,11 @@ from repoversion.home import initialise
 
 
 @click.command()
-@click.option("--from-system", is_flag=True,
-              help="Add the archives this host's apt sources use (policy on_demand).")
+@click.option(
+    "--from-system",
+    is_flag=True,
+    help="Add the archives this host's apt sources use (policy on_demand).",
+)
 @pass_obj
 def init(obj: Obj, from_system: bool) -> None:
     """Create the home: settings file, database schema, signing key."""

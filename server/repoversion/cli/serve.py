@@ -34,8 +34,12 @@ def run_gunicorn(settings: Settings, bind: str, workers: int) -> None:
 
 @click.command()
 @click.option("--bind", default=None, help="HOST:PORT (default 127.0.0.1:8080).")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Worker processes (default 2 x cores + 1).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes (default 2 x cores + 1).",
+)
 @pass_obj
 def serve(obj: Obj, bind: str | None, workers: int | None) -> None:
     """Serve the apt views, the API and the ostree repository."""
@@ -53,8 +57,11 @@ def run(obj: Obj) -> None:
     settings = obj.settings
     result = initialise(settings)
     click.echo(f"Home {result.home} ready; signing key {result.fingerprint}.", err=True)
-    click.echo(f"Serving on http://{settings.bind}/ (public key at "
-               f"{settings.public_url}/keys/repoversion.asc)", err=True)
+    click.echo(
+        f"Serving on http://{settings.bind}/ (public key at "
+        f"{settings.public_url}/keys/repoversion.asc)",
+        err=True,
+    )
     run_gunicorn(settings, settings.bind, settings.workers)
 
 

@@ -22,14 +22,23 @@ def progress_bar(enabled: bool) -> Iterator[object]:
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  transient=True, console=None) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        transient=True,
+        console=None,
+    ) as bar:
         yield bar
 
 
 @click.command()
-@click.option("--bump", type=click.Choice(BUMPS), default=None,
-              help="Raise (never lower) the computed version bump.")
+@click.option(
+    "--bump",
+    type=click.Choice(BUMPS),
+    default=None,
+    help="Raise (never lower) the computed version bump.",
+)
 @json_option
 @pass_obj
 def sync(obj: Obj, bump: str | None, as_json: bool) -> None:
@@ -53,9 +62,11 @@ def sync(obj: Obj, bump: str | None, as_json: bool) -> None:
         print_json(result.to_json())
     elif result.new:
         c = result.changes
-        click.echo(f"New repoversion {result.repoversion} ({result.bump}): {c['added']} added, "
-                   f"{c['removed']} removed, {c['upgraded']} upgraded, "
-                   f"{c['downgraded']} downgraded.")
+        click.echo(
+            f"New repoversion {result.repoversion} ({result.bump}): {c['added']} added, "
+            f"{c['removed']} removed, {c['upgraded']} upgraded, "
+            f"{c['downgraded']} downgraded."
+        )
     elif result.repoversion:
         click.echo(f"Nothing changed; the newest repoversion is still {result.repoversion}.")
     else:
@@ -74,17 +85,22 @@ def show(obj: Obj, ref: str, as_json: bool) -> None:
     if as_json:
         print_json(index)
         return
-    click.echo(f"repoversion {index['repoversion']}  ({index['bump']}, parent "
-               f"{index['parent'] or '-'}, created {index['created']})")
+    click.echo(
+        f"repoversion {index['repoversion']}  ({index['bump']}, parent "
+        f"{index['parent'] or '-'}, created {index['created']})"
+    )
     click.echo(f"state {index['state']}")
     c = index["changes"]
-    click.echo(f"changes: {c['added']} added, {c['removed']} removed, {c['upgraded']} upgraded, "
-               f"{c['downgraded']} downgraded")
+    click.echo(
+        f"changes: {c['added']} added, {c['removed']} removed, {c['upgraded']} upgraded, "
+        f"{c['downgraded']} downgraded"
+    )
     for name, arc in index["archives"].items():
         click.echo(f"{name}  {arc['url']}  ({arc['mode']}, {arc['policy']})")
         for suite, data in arc["suites"].items():
-            click.echo(f"  {suite}: {len(data['files'])} files, release "
-                       f"{data['release'].get('date', '?')}")
+            click.echo(
+                f"  {suite}: {len(data['files'])} files, release {data['release'].get('date', '?')}"
+            )
 
 
 @click.command()
@@ -103,12 +119,16 @@ def diff(obj: Obj, ref_a: str, ref_b: str, as_json: bool) -> None:
         return
     for kind, sign in (("added", "+"), ("removed", "-")):
         for p in out[kind]:
-            click.echo(f"{sign} {p['name']} {p['version']} [{p['architecture']}] "
-                       f"{p['archive']}/{p['suite']}")
+            click.echo(
+                f"{sign} {p['name']} {p['version']} [{p['architecture']}] "
+                f"{p['archive']}/{p['suite']}"
+            )
     for kind, sign in (("upgraded", "^"), ("downgraded", "v")):
         for p in out[kind]:
-            click.echo(f"{sign} {p['name']} {p['from']} -> {p['to']} [{p['architecture']}] "
-                       f"{p['archive']}/{p['suite']}")
+            click.echo(
+                f"{sign} {p['name']} {p['from']} -> {p['to']} [{p['architecture']}] "
+                f"{p['archive']}/{p['suite']}"
+            )
     if not any(out[k] for k in ("added", "removed", "upgraded", "downgraded")):
         click.echo(json.dumps("no package changes")[1:-1])
 

@@ -37,9 +37,15 @@ def create(obj: Obj, name: str, scope: str, as_json: bool) -> None:
 def list_(obj: Obj, as_json: bool) -> None:
     """List tokens (never their secrets)."""
     with transaction(obj.ctx.sessions) as session:
-        rows = [{"name": t.name, "scope": t.scope, "created": iso(t.created),
-                 "last_used": iso(t.last_used) if t.last_used else None}
-                for t in list_tokens(session)]
+        rows = [
+            {
+                "name": t.name,
+                "scope": t.scope,
+                "created": iso(t.created),
+                "last_used": iso(t.last_used) if t.last_used else None,
+            }
+            for t in list_tokens(session)
+        ]
     if as_json:
         print_json(rows)
     else:

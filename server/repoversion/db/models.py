@@ -189,9 +189,7 @@ class TagEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tag: Mapped[str] = mapped_column(String(100), index=True)
-    repoversion_id: Mapped[int | None] = mapped_column(
-        ForeignKey("repoversion.id"), nullable=True
-    )
+    repoversion_id: Mapped[int | None] = mapped_column(ForeignKey("repoversion.id"), nullable=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

@@ -146,6 +146,5 @@ def check_schema(engine: Engine) -> None:
         raise RepoversionError("The database is not initialised; run `repoversion init`.")
     if rev != head_revision():
         raise RepoversionError(
-            f"The database schema is at {rev}, not {head_revision()}; "
-            "run `repoversion db upgrade`."
+            f"The database schema is at {rev}, not {head_revision()}; run `repoversion db upgrade`."
         )

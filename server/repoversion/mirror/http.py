@@ -59,9 +59,16 @@ def parse_auth_conf(text: str) -> list[AuthEntry]:
                 scheme, machine = machine.split("://", 1)
             hostport, _, path = machine.partition("/")
             host, _, port = hostport.partition(":")
-            entries.append(AuthEntry(scheme, host.lower(), int(port) if port.isdigit() else None,
-                                     "/" + path.strip("/") if path else "",
-                                     current.get("login", ""), current.get("password", "")))
+            entries.append(
+                AuthEntry(
+                    scheme,
+                    host.lower(),
+                    int(port) if port.isdigit() else None,
+                    "/" + path.strip("/") if path else "",
+                    current.get("login", ""),
+                    current.get("password", ""),
+                )
+            )
 
     i = 0
     while i < len(tokens) - 1:
@@ -101,9 +108,17 @@ class Upstream:
     :param auth: parsed auth.conf entries.
     """
 
-    def __init__(self, base_url: str, name: str, *, ca_pem: str | None = None,
-                 auth: list[AuthEntry] | None = None, retries: int = 3,
-                 timeout: float = 60.0, pool: int = 16) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        name: str,
+        *,
+        ca_pem: str | None = None,
+        auth: list[AuthEntry] | None = None,
+        retries: int = 3,
+        timeout: float = 60.0,
+        pool: int = 16,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.name = name
         self.retries = retries
@@ -140,16 +155,21 @@ class Upstream:
                 resp = self.session.get(url, stream=True, timeout=self.timeout)
             except requests.RequestException as exc:
                 if attempt == self.retries:
-                    raise BadUpstream(f"{self.name}: cannot fetch {path}: {_reason(exc)}.") from None
+                    raise BadUpstream(
+                        f"{self.name}: cannot fetch {path}: {_reason(exc)}."
+                    ) from None
             else:
                 if resp.status_code in (404, 410):
                     resp.close()
-                    raise NotFoundUpstream(f"{self.name}: {path} is not found upstream (HTTP "
-                                           f"{resp.status_code}).")
+                    raise NotFoundUpstream(
+                        f"{self.name}: {path} is not found upstream (HTTP {resp.status_code})."
+                    )
                 if resp.status_code in (401, 403):
                     resp.close()
-                    raise BadUpstream(f"{self.name}: {path} is refused upstream (HTTP "
-                                      f"{resp.status_code}); check auth.conf.")
+                    raise BadUpstream(
+                        f"{self.name}: {path} is refused upstream (HTTP "
+                        f"{resp.status_code}); check auth.conf."
+                    )
                 if resp.status_code == 200:
                     return resp
                 resp.close()
@@ -180,8 +200,10 @@ class Upstream:
                     total += len(chunk)
                     if total > limit:
                         if size is not None:
-                            raise DigestMismatch(f"{self.name}: {path} is larger than the "
-                                                 f"{size} bytes its Release lists.")
+                            raise DigestMismatch(
+                                f"{self.name}: {path} is larger than the "
+                                f"{size} bytes its Release lists."
+                            )
                         raise BadUpstream(f"{self.name}: {path} is larger than {limit} bytes.")
                     chunks.append(chunk)
             except requests.RequestException as exc:
@@ -195,8 +217,14 @@ class Upstream:
             return data
         raise AssertionError("unreachable")
 
-    def stream_to_store(self, path: str, store: BlobStore, size: int, sha256: str,
-                        progress: Callable[[int], None] | None = None) -> BlobInfo:
+    def stream_to_store(
+        self,
+        path: str,
+        store: BlobStore,
+        size: int,
+        sha256: str,
+        progress: Callable[[int], None] | None = None,
+    ) -> BlobInfo:
         """Download ``path`` straight into ``store``; only verified bytes are kept.
 
         :raises DigestMismatch: size or SHA-256 differ (nothing is stored).
@@ -211,7 +239,8 @@ class Upstream:
                         if total > size:
                             raise DigestMismatch(
                                 f"{self.name}: {path} is larger than the {size} bytes listed.",
-                                expected=sha256)
+                                expected=sha256,
+                            )
                         w.write(chunk)
                         if progress:
                             progress(len(chunk))
@@ -222,7 +251,9 @@ class Upstream:
             except DigestMismatch as exc:
                 raise DigestMismatch(
                     f"{self.name}: {path} does not match its SHA256 {sha256}.",
-                    expected=sha256, actual=exc.actual) from None
+                    expected=sha256,
+                    actual=exc.actual,
+                ) from None
             finally:
                 resp.close()
         raise AssertionError("unreachable")
@@ -234,8 +265,11 @@ def _check(name: str, path: str, data: bytes, size: int | None, sha256: str | No
     if sha256 is not None:
         actual = hashlib.sha256(data).hexdigest()
         if actual != sha256:
-            raise DigestMismatch(f"{name}: {path} does not match the SHA256 its Release lists.",
-                                 expected=sha256, actual=actual)
+            raise DigestMismatch(
+                f"{name}: {path} does not match the SHA256 its Release lists.",
+                expected=sha256,
+                actual=actual,
+            )
 
 
 def _reason(exc: Exception) -> str:

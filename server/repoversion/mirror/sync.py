@@ -56,9 +56,18 @@ class ArchiveConf:
 
     @classmethod
     def of(cls, row: Archive) -> ArchiveConf:
-        return cls(row.name, row.url, list(row.suites), list(row.components),
-                   list(row.architectures), row.keyring, row.policy, row.mode, row.required,
-                   row.ca)
+        return cls(
+            row.name,
+            row.url,
+            list(row.suites),
+            list(row.components),
+            list(row.architectures),
+            row.keyring,
+            row.policy,
+            row.mode,
+            row.required,
+            row.ca,
+        )
 
 
 @dataclass
@@ -83,17 +92,21 @@ class Sync:
     # -- planning -------------------------------------------------------------------------
     def _load(self) -> tuple[list[ArchiveConf], dict[tuple[str, str], PrevSuite]]:
         with transaction(self.ctx.sessions) as s:
-            archives = [ArchiveConf.of(a) for a in s.scalars(select(Archive).order_by(Archive.name))]
+            archives = [
+                ArchiveConf.of(a) for a in s.scalars(select(Archive).order_by(Archive.name))
+            ]
             prev: dict[tuple[str, str], PrevSuite] = {}
             for arc, name, date in s.execute(
-                    select(Suite.archive, Suite.name, SuiteRelease.date)
-                    .join(SuiteRelease, SuiteRelease.suite_id == Suite.id)
-                    .where(SuiteRelease.removed.is_(None))):
+                select(Suite.archive, Suite.name, SuiteRelease.date)
+                .join(SuiteRelease, SuiteRelease.suite_id == Suite.id)
+                .where(SuiteRelease.removed.is_(None))
+            ):
                 prev[(arc, name)] = PrevSuite(utc(date) if date else None)
             for arc, name, path, sha, size in s.execute(
-                    select(Suite.archive, Suite.name, IndexFile.path, IndexFile.sha256,
-                           IndexFile.size).join(Suite, Suite.id == IndexFile.suite_id)
-                    .where(IndexFile.removed.is_(None))):
+                select(Suite.archive, Suite.name, IndexFile.path, IndexFile.sha256, IndexFile.size)
+                .join(Suite, Suite.id == IndexFile.suite_id)
+                .where(IndexFile.removed.is_(None))
+            ):
                 prev.setdefault((arc, name), PrevSuite(None)).files[path] = (sha, size)
         return archives, prev
 
@@ -106,26 +119,37 @@ class Sync:
             except RepoversionError as exc:
                 if arc.required:
                     raise
-                self.warnings.append(f"{exc.message.rstrip('.')}; archive {arc.name} is optional "
-                                     "and keeps its previous state.")
+                self.warnings.append(
+                    f"{exc.message.rstrip('.')}; archive {arc.name} is optional "
+                    "and keeps its previous state."
+                )
                 snapshots += [SuiteSnapshot(arc.name, s, carried=True) for s in arc.suites]
         infos = {a.name: ArchiveInfo(a.name, a.url, a.mode, a.policy) for a in archives}
         self.progress("commit", 0, 1)
         with transaction(self.ctx.sessions) as session:
             result = Committer(session, self.store, self.settings.clock()).commit(
-                snapshots, infos, bump, self.blobs, self.warnings)
+                snapshots, infos, bump, self.blobs, self.warnings
+            )
         self.progress("commit", 1, 1)
         return result
 
-    def _sync_archive(self, arc: ArchiveConf, prev: dict[tuple[str, str], PrevSuite]
-                      ) -> list[SuiteSnapshot]:
-        up = Upstream(arc.url, arc.name, ca_pem=arc.ca, auth=self.auth,
-                      retries=self.settings.download_retries,
-                      timeout=self.settings.download_timeout,
-                      pool=max(4, self.settings.download_concurrency))
+    def _sync_archive(
+        self, arc: ArchiveConf, prev: dict[tuple[str, str], PrevSuite]
+    ) -> list[SuiteSnapshot]:
+        up = Upstream(
+            arc.url,
+            arc.name,
+            ca_pem=arc.ca,
+            auth=self.auth,
+            retries=self.settings.download_retries,
+            timeout=self.settings.download_timeout,
+            pool=max(4, self.settings.download_concurrency),
+        )
         try:
-            snaps = [self._sync_suite(up, arc, suite, prev.get((arc.name, suite)))
-                     for suite in arc.suites]
+            snaps = [
+                self._sync_suite(up, arc, suite, prev.get((arc.name, suite)))
+                for suite in arc.suites
+            ]
             if arc.policy == "immediate":
                 self._download_pool(up, arc, snaps)
             return snaps
@@ -133,8 +157,9 @@ class Sync:
             up.close()
 
     # -- one suite ------------------------------------------------------------------------
-    def _fetch_release(self, up: Upstream, arc: ArchiveConf, suite: str
-                       ) -> tuple[bytes, dict[str, bytes]]:
+    def _fetch_release(
+        self, up: Upstream, arc: ArchiveConf, suite: str
+    ) -> tuple[bytes, dict[str, bytes]]:
         base = f"dists/{suite}"
         raw: dict[str, bytes] = {}
         try:
@@ -144,16 +169,22 @@ class Sync:
                 raw["Release"] = up.get_bytes(f"{base}/Release", MAX_RELEASE)
                 raw["Release.gpg"] = up.get_bytes(f"{base}/Release.gpg", MAX_RELEASE)
             except NotFoundUpstream:
-                raise BadUpstream(f"{arc.name}: {base} has neither InRelease nor a signed "
-                                  "Release.") from None
+                raise BadUpstream(
+                    f"{arc.name}: {base} has neither InRelease nor a signed Release."
+                ) from None
         what = f"{arc.name}: {base}/{'InRelease' if 'InRelease' in raw else 'Release'}"
-        verified = verify_signed_release(arc.keyring, inrelease=raw.get("InRelease"),
-                                         release=raw.get("Release"),
-                                         release_gpg=raw.get("Release.gpg"), what=what)
+        verified = verify_signed_release(
+            arc.keyring,
+            inrelease=raw.get("InRelease"),
+            release=raw.get("Release"),
+            release_gpg=raw.get("Release.gpg"),
+            what=what,
+        )
         return verified.content, raw
 
-    def _sync_suite(self, up: Upstream, arc: ArchiveConf, suite: str,
-                    prev: PrevSuite | None) -> SuiteSnapshot:
+    def _sync_suite(
+        self, up: Upstream, arc: ArchiveConf, suite: str, prev: PrevSuite | None
+    ) -> SuiteSnapshot:
         self.progress(f"{arc.name}/{suite}", 0, 1)
         signed, raw = self._fetch_release(up, arc, suite)
         what = f"{arc.name}: dists/{suite}/{'InRelease' if 'InRelease' in raw else 'Release'}"
@@ -162,13 +193,18 @@ class Sync:
         if prev is not None and prev.date is not None and release.date < prev.date:
             self.warnings.append(
                 f"{what} is dated {iso(release.date)}, older than the {iso(prev.date)} already "
-                "mirrored; it is ignored and the suite keeps its state.")
+                "mirrored; it is ignored and the suite keeps its state."
+            )
             return SuiteSnapshot(arc.name, suite, carried=True)
         from repoversion.archive.release import plan_indices
 
-        plans = plan_indices(release, components=arc.components,
-                             architectures=arc.architectures,
-                             languages=self.settings.languages, what=what)
+        plans = plan_indices(
+            release,
+            components=arc.components,
+            architectures=arc.architectures,
+            languages=self.settings.languages,
+            what=what,
+        )
         snap = SuiteSnapshot(arc.name, suite)
         fetched: dict[str, bytes] = {}
         scope_parts: dict[Scope, list[tuple[IndexPlan, str, str]]] = {}
@@ -191,8 +227,9 @@ class Sync:
                     changed.add(scope)
         snap.all_scopes = set(scope_parts)
         for scope in sorted(changed):
-            snap.scopes[scope] = self._parse_scope(arc, suite, scope, scope_parts[scope],
-                                                   release, fetched)
+            snap.scopes[scope] = self._parse_scope(
+                arc, suite, scope, scope_parts[scope], release, fetched
+            )
         raw_all = raw.get("InRelease") or raw["Release"]
         if arc.mode == "verbatim":
             for name, data in raw.items():
@@ -202,18 +239,29 @@ class Sync:
         snap.release_sha256 = hashlib.sha256(raw_all).hexdigest()
         snap.release_date = release.date
         snap.release = {
-            "summary": {"sha256": snap.release_sha256, "date": iso(release.date),
-                        "codename": release.codename, "suite": release.suite,
-                        "origin": release.origin, "label": release.label,
-                        "version": release.version},
+            "summary": {
+                "sha256": snap.release_sha256,
+                "date": iso(release.date),
+                "codename": release.codename,
+                "suite": release.suite,
+                "origin": release.origin,
+                "label": release.label,
+                "version": release.version,
+            },
             "fields": {k: v for k, v in release.fields.items() if k in RELEASE_KEEP},
             "entries": entries,
         }
         return snap
 
-    def _index(self, up: Upstream, arc: ArchiveConf, suite: str, plan: IndexPlan,
-               prev: PrevSuite | None, fetched: dict[str, bytes]
-               ) -> tuple[str, str, bool] | None:
+    def _index(
+        self,
+        up: Upstream,
+        arc: ArchiveConf,
+        suite: str,
+        plan: IndexPlan,
+        prev: PrevSuite | None,
+        fetched: dict[str, bytes],
+    ) -> tuple[str, str, bool] | None:
         """Get one logical index: reuse the stored variant if unchanged, else download.
 
         :returns: (served path, compression, whether it differs from the previous version).
@@ -221,8 +269,9 @@ class Sync:
         if prev is not None:
             for cand in plan.candidates:
                 entry = cand.entry
-                if prev.files.get(entry.path) == (entry.sha256, entry.size) and \
-                        self.store.exists(entry.sha256):
+                if prev.files.get(entry.path) == (entry.sha256, entry.size) and self.store.exists(
+                    entry.sha256
+                ):
                     return entry.path, cand.compression, False
         tried: list[str] = []
         for cand in plan.candidates:
@@ -240,13 +289,21 @@ class Sync:
             changed = prev is None or prev.files.get(cand.entry.path) != (info.sha256, info.size)
             return cand.entry.path, cand.compression, changed
         if plan.required:
-            raise BadUpstream(f"{arc.name}: dists/{suite}/{plan.path} is listed in the Release "
-                              f"but none of its variants could be fetched ({', '.join(tried)}).")
+            raise BadUpstream(
+                f"{arc.name}: dists/{suite}/{plan.path} is listed in the Release "
+                f"but none of its variants could be fetched ({', '.join(tried)})."
+            )
         return None
 
-    def _parse_scope(self, arc: ArchiveConf, suite: str, scope: Scope,
-                     parts: list[tuple[IndexPlan, str, str]], release: Release,
-                     fetched: dict[str, bytes]) -> list[PackageRecord]:
+    def _parse_scope(
+        self,
+        arc: ArchiveConf,
+        suite: str,
+        scope: Scope,
+        parts: list[tuple[IndexPlan, str, str]],
+        release: Release,
+        fetched: dict[str, bytes],
+    ) -> list[PackageRecord]:
         seen: dict[tuple[str, str, str], PackageRecord] = {}
         for plan, path, compression in parts:
             what = f"{arc.name}: dists/{suite}/{path}"
@@ -254,26 +311,37 @@ class Sync:
             data = fetched.pop(path, None)
             if data is None:
                 data = self.store.read_bytes(release.files[path].sha256)
-            text = decompress(data, compression, max_size=self.settings.max_index_size,
-                              what=what) if compression else data
+            text = (
+                decompress(data, compression, max_size=self.settings.max_index_size, what=what)
+                if compression
+                else data
+            )
             del data
             if plan.uncompressed is not None and len(text) != plan.uncompressed.size:
-                raise DigestMismatch(f"{what} decompresses to {len(text)} bytes, its Release "
-                                     f"lists {plan.uncompressed.size}.")
+                raise DigestMismatch(
+                    f"{what} decompresses to {len(text)} bytes, its Release "
+                    f"lists {plan.uncompressed.size}."
+                )
             records: list[PackageRecord]
             if plan.kind == "packages":
-                records = [PackageRecord(p.name, p.version, p.architecture, p.filename,
-                                         p.sha256, p.size) for p in parse_packages(text, what)]
+                records = [
+                    PackageRecord(p.name, p.version, p.architecture, p.filename, p.sha256, p.size)
+                    for p in parse_packages(text, what)
+                ]
             else:
                 records = []
                 for src in parse_sources(text, what):
-                    files = tuple((f"{src.directory}/{f.name}", f.sha256, f.size)
-                                  for f in src.files)
+                    files = tuple(
+                        (f"{src.directory}/{f.name}", f.sha256, f.size) for f in src.files
+                    )
                     dsc = next((f for f in files if f[0].endswith(".dsc")), None)
                     if dsc is None:
                         raise BadUpstream(f"{what}: source package {src.name} lists no .dsc.")
-                    records.append(PackageRecord(src.name, src.version, "source", dsc[0],
-                                                 dsc[1], dsc[2], files))
+                    records.append(
+                        PackageRecord(
+                            src.name, src.version, "source", dsc[0], dsc[1], dsc[2], files
+                        )
+                    )
             del text
             for rec in records:
                 ident = (rec.name, rec.version, rec.architecture)
@@ -281,8 +349,10 @@ class Sync:
                 if other is None:
                     seen[ident] = rec
                 elif other.sha256 != rec.sha256:
-                    raise BadUpstream(f"{what}: {rec.name} {rec.version} {rec.architecture} is "
-                                      "listed twice with different contents.")
+                    raise BadUpstream(
+                        f"{what}: {rec.name} {rec.version} {rec.architecture} is "
+                        "listed twice with different contents."
+                    )
         return list(seen.values())
 
     # -- pool files (policy immediate) ----------------------------------------------------
@@ -297,10 +367,15 @@ class Sync:
         with transaction(self.ctx.sessions) as s:
             digests = list(wanted)
             for i in range(0, len(digests), 500):
-                for sha in s.scalars(select(Blob.sha256).where(Blob.sha256.in_(digests[i:i + 500]))):
+                for sha in s.scalars(
+                    select(Blob.sha256).where(Blob.sha256.in_(digests[i : i + 500]))
+                ):
                     wanted.pop(sha, None)
-        todo = [(sha, path, size) for sha, (path, size) in sorted(wanted.items(), key=lambda x: x[1])
-                if not self.store.exists(sha)]
+        todo = [
+            (sha, path, size)
+            for sha, (path, size) in sorted(wanted.items(), key=lambda x: x[1])
+            if not self.store.exists(sha)
+        ]
         total = len(todo)
         done = 0
 
@@ -319,16 +394,25 @@ class Sync:
                 self.blobs[sha] = size
 
 
-RELEASE_KEEP = ("Origin", "Label", "Suite", "Codename", "Version", "Description", "Changelogs",
-                "No-Support-for-Architecture-all")
+RELEASE_KEEP = (
+    "Origin",
+    "Label",
+    "Suite",
+    "Codename",
+    "Version",
+    "Description",
+    "Changelogs",
+    "No-Support-for-Architecture-all",
+)
 
 
 def _entry_json(entry: Any) -> dict[str, Any]:
     return {"size": entry.size, "sha256": entry.sha256, "md5": entry.md5}
 
 
-def run_sync(ctx: Context, bump: str | None = None, progress: Progress | None = None
-             ) -> CommitResult:
+def run_sync(
+    ctx: Context, bump: str | None = None, progress: Progress | None = None
+) -> CommitResult:
     """Sync every configured archive and commit a new repoversion if anything changed.
 
     :raises RepoversionError: a required archive failed; nothing was committed.
