@@ -129,12 +129,14 @@ class Upstream:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self._ca_file: Path | None = None
+        # Passed on every request: a session-wide ``verify`` loses to REQUESTS_CA_BUNDLE.
+        self._verify: str | bool = True
         if ca_pem:
-            handle = tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False)
-            handle.write(ca_pem)
-            handle.close()
-            self._ca_file = Path(handle.name)
-            self.session.verify = handle.name
+            fd, name = tempfile.mkstemp(suffix=".pem", prefix="repoversion-ca-")
+            with open(fd, "w") as handle:
+                handle.write(ca_pem)
+            self._ca_file = Path(name)
+            self._verify = name
         creds = find_credentials(auth or [], self.base_url + "/")
         if creds:
             self.session.auth = creds
@@ -152,7 +154,8 @@ class Upstream:
         delay = 0.2
         for attempt in range(self.retries + 1):
             try:
-                resp = self.session.get(url, stream=True, timeout=self.timeout)
+                resp = self.session.get(url, stream=True, timeout=self.timeout,
+                                        verify=self._verify)
             except requests.RequestException as exc:
                 if attempt == self.retries:
                     raise BadUpstream(

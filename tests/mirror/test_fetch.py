@@ -1,0 +1,118 @@
+"""Upstream access: by-hash with fallback, immediate downloads, auth.conf, a CA per archive."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+
+from tests.fixtures.archives import Pkg
+
+from repoversion.mirror.http import find_credentials, parse_auth_conf
+
+
+def test_by_hash_is_used_and_falls_back_on_404(mirror, fixture_archive) -> None:  # type: ignore[no-untyped-def]
+    arc = fixture_archive([Pkg("hello", "1.0")])
+    mirror.add(arc)
+    mirror.sync()
+    assert any("/by-hash/SHA256/" in p for p in arc.requests)
+    arc.add(Pkg("hello", "1.1"))
+    arc.publish()
+    arc.server.fail("*/by-hash/*", 404)
+    before = len(arc.requests)
+    assert mirror.sync()["repoversion"] == "1.1.0"
+    fetched = arc.requests[before:]
+    assert any(p.endswith("main/binary-amd64/Packages.xz") or
+               p.endswith("main/binary-amd64/Packages.gz") for p in fetched), fetched
+
+
+def test_falls_back_to_release_and_release_gpg(mirror, fixture_archive) -> None:  # type: ignore[no-untyped-def]
+    arc = fixture_archive([Pkg("hello", "1.0")], signatures="detached")
+    mirror.add(arc)
+    assert mirror.sync()["repoversion"] == "1.0.0"
+    assert any(p.endswith("dists/bookworm/Release.gpg") for p in arc.requests)
+
+
+def test_unchanged_sync_downloads_no_index(mirror, fixture_archive) -> None:  # type: ignore[no-untyped-def]
+    arc = fixture_archive([Pkg("hello", "1.0")])
+    mirror.add(arc)
+    mirror.sync()
+    before = len(arc.requests)
+    mirror.sync()
+    assert [p for p in arc.requests[before:] if "Packages" in p] == []
+
+
+def test_immediate_policy_stores_every_pool_file_verified(mirror, fixture_archive) -> None:  # type: ignore[no-untyped-def]
+    pkgs = [Pkg(f"p{i}", "1.0", files={f"usr/share/p{i}": b"x" * i}) for i in range(6)]
+    arc = fixture_archive(pkgs)
+    mirror.add(arc, "--policy", "immediate")
+    mirror.sync()
+    con = sqlite3.connect(mirror.home / "repoversion.db")
+    stored = {row[0] for row in con.execute("SELECT sha256 FROM blob")}
+    wanted = {row[0] for row in con.execute("SELECT sha256 FROM package")}
+    con.close()
+    assert len(wanted) == 6 and wanted <= stored
+    for pkg in pkgs:
+        digest = hashlib.sha256(arc.deb_path(pkg).read_bytes()).hexdigest()
+        assert (mirror.home / "blobs" / "sha256" / digest[:2] / digest[2:]).is_file()
+
+
+def test_immediate_policy_refuses_a_pool_file_that_does_not_match(mirror, fixture_archive) -> None:  # type: ignore[no-untyped-def]
+    arc = fixture_archive([Pkg("hello", "1.0", index_overrides={"SHA256": "0" * 64})])
+    mirror.add(arc, "--policy", "immediate")
+    message = mirror.sync_fails()
+    assert "hello" in message and "SHA256" in message
+    assert mirror.versions() == []
+    assert not (mirror.home / "blobs/sha256/00").exists()
+
+
+def test_auth_conf_credentials(mirror, fixture_archive) -> None:  # type: ignore[no-untyped-def]
+    arc = fixture_archive([Pkg("hello", "1.0")])
+    arc.server.require_auth("user", "s3cret", "/debian/*")
+    mirror.add(arc)
+    assert "auth.conf" in mirror.sync_fails()
+    host = arc.url.split("://", 1)[1]
+    (mirror.home / "auth.conf").write_text(
+        f"# private upstream\nmachine http://{host} login user password s3cret\n")
+    assert mirror.sync()["repoversion"] == "1.0.0"
+
+
+def test_auth_conf_matching_rules() -> None:
+    entries = parse_auth_conf(
+        "machine example.org/private login a password b\n"
+        "machine http://plain.example:8080 login c password d\n")
+    assert find_credentials(entries, "https://example.org/private/debian/") == ("a", "b")
+    assert find_credentials(entries, "http://example.org/private/debian/") is None
+    assert find_credentials(entries, "https://example.org/public/") is None
+    assert find_credentials(entries, "http://plain.example:8080/x") == ("c", "d")
+    assert find_credentials(entries, "http://plain.example:9090/x") is None
+
+
+def test_https_upstream_with_its_own_ca(mirror, fixture_archive, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import functools
+    import http.server
+    import ssl
+    import subprocess
+    import threading
+
+    arc = fixture_archive([Pkg("hello", "1.0")])
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(arc.root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"https://127.0.0.1:{httpd.server_address[1]}"
+        base = ["archive", "add", "tls", url, "--suite", "bookworm", "--component", "main",
+                "--arch", "amd64", "--keyring", str(arc.keyring_path)]
+        assert mirror.cli(*base).code == 0
+        assert "TLS certificate not trusted" in mirror.sync_fails()
+        assert mirror.cli("archive", "remove", "tls").code == 0
+        assert mirror.cli(*base, "--ca", str(cert)).code == 0
+        assert mirror.sync()["repoversion"] == "1.0.0"
+    finally:
+        httpd.shutdown()
