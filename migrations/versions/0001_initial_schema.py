@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 22:25:24.702064
+Create Date: 2026-11-25
 """
 
 from alembic import op
@@ -137,6 +137,7 @@ def upgrade() -> None:
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("added", sa.Integer(), nullable=False),
         sa.Column("removed", sa.Integer(), nullable=True),
+        sa.Column("stanza", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(
             ["added"], ["repoversion.id"], name=op.f("fk_package_added_repoversion")
         ),

@@ -117,6 +117,32 @@ def decompress(
     return _join(_stream(chunks, _FACTORIES[kind], kind, what), max_size, what)
 
 
+def iter_decompress(
+    data: bytes | BinaryIO, kind: str, *, max_size: int, what: str = "the index file"
+) -> Iterator[bytes]:
+    """Like :func:`decompress`, yielding the output in chunks as it is produced.
+
+    The stdlib decoders release the GIL, so a consumer in another thread (the parser)
+    runs while the next chunk decompresses.
+
+    :raises BadUpstream: as :func:`decompress`, when the offending chunk is reached.
+    """
+    if kind == "zst":
+        yield decompress(data, kind, max_size=max_size, what=what)
+        return
+    chunks = _input_chunks(data)
+    if kind != "":
+        if kind not in MAGIC:
+            raise ValueError(f"unknown compression {kind!r}")
+        chunks = _stream(_check_magic(chunks, kind, what), _FACTORIES[kind], kind, what)
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        if total > max_size:
+            raise BadUpstream(f"{what} decompresses to more than {max_size} bytes")
+        yield chunk
+
+
 def _check_magic(chunks: Iterator[bytes], kind: str, what: str) -> Iterator[bytes]:
     """Refuse data that does not start like ``kind``, before any decoder sees it."""
     magic = MAGIC[kind]

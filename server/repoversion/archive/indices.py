@@ -8,9 +8,9 @@ architectures by their Debian syntax, paths so that they cannot escape the archi
 hashes and sizes by their form.
 
 Measured on bookworm's main/binary-amd64 Packages (63,440 stanzas, 50 MB, already
-decompressed) on the reference machine: :func:`parse_packages` takes about 0.3 s
+decompressed) on the reference machine: :func:`parse_packages` takes 0.33-0.45 s
 (``apt_pkg.TagFile`` on an in-memory file: 0.13 s of it; splitting on blank lines and
-matching fields with regular expressions in Python took 0.6 s).
+matching fields with regular expressions in Python took 0.6 s, python-debian 4.2 s).
 
 >>> [p.name for p in parse_packages(
 ...     b"Package: hello\\nVersion: 2.10-3\\nArchitecture: amd64\\n"
@@ -26,7 +26,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, NamedTuple, NoReturn
 
 import apt_pkg
 
@@ -106,7 +106,7 @@ def parse_packages(data: bytes, what: str) -> list[BinaryPackage]:
     _check_utf8(data, what)
     packages: list[BinaryPackage] = []
     seen: dict[bytes, bytes] = {}
-    make = tuple.__new__
+    make = tuple.__new__  # skips NamedTuple's Python-level __new__: 63,440 calls
     match = _BINARY.fullmatch
     for section in _sections(data, what):
         get = section.get
@@ -124,7 +124,6 @@ def parse_packages(data: bytes, what: str) -> list[BinaryPackage]:
         found = match(joined)
         if found is None:
             _explain_binary(fields, what)
-            raise AssertionError("unreachable")  # pragma: no cover
         sha256 = fields[4].lower()
         key = joined[: found.end(3)]
         previous = seen.get(key)
@@ -132,8 +131,7 @@ def parse_packages(data: bytes, what: str) -> list[BinaryPackage]:
             if previous != sha256:
                 name, version, arch = key.decode().split("\n")
                 raise BadUpstream(
-                    f"{what} lists package {name} {version} ({arch}) twice with "
-                    "different contents"
+                    f"{what} lists package {name} {version} ({arch}) twice with different contents"
                 )
             continue
         seen[key] = sha256
@@ -144,8 +142,7 @@ def parse_packages(data: bytes, what: str) -> list[BinaryPackage]:
             source_match = _SOURCE_FIELD.fullmatch(raw_source)
             if source_match is None:
                 raise BadUpstream(
-                    f"{what}: package {name} {version} has an invalid Source "
-                    f"{_show(raw_source)}"
+                    f"{what}: package {name} {version} has an invalid Source {_show(raw_source)}"
                 )
             source = source_match.group(1).decode()
             if source_match.group(2) is not None:
@@ -175,11 +172,11 @@ def parse_sources(data: bytes, what: str) -> list[SourcePackage]:
     for section in _sections(data, what):
         get = section.get
         raw_name, raw_version = get("Package"), get("Version")
-        label = _show(raw_name) if raw_name is not None else "without a Package field"
         if raw_name is None:
             raise BadUpstream(f"{what} has a source stanza without a Package field")
         if not _NAME_RE.fullmatch(raw_name):
-            raise BadUpstream(f"{what} has a source package with an invalid name {label}")
+            raise BadUpstream(f"{what} has a source package with an invalid name {_show(raw_name)}")
+        label = raw_name.decode()
         if raw_version is None:
             raise BadUpstream(f"{what}: source package {label} has no Version field")
         if not _VERSION_RE.fullmatch(raw_version):
@@ -229,7 +226,7 @@ def _source_files(checksums: bytes, who: str) -> tuple[SourceFile, ...]:
     return tuple(files)
 
 
-def _explain_binary(fields: tuple[bytes | None, ...], what: str) -> None:
+def _explain_binary(fields: tuple[bytes | None, ...], what: str) -> NoReturn:
     """Raise the precise error for a stanza that failed the combined check."""
     name, version, arch, size, sha256, filename = fields
     if name is None:
@@ -281,24 +278,24 @@ def _sections(data: bytes, what: str) -> Iterator[Any]:
             raise BadUpstream(f"{what} is not a valid deb822 file ({message})") from None
     if count != expected:
         raise BadUpstream(
-            f"{what} is malformed: it has {expected} 'Package:' lines but apt reads "
-            f"{count} stanzas"
+            f"{what} is malformed: it has {expected} 'Package:' lines but apt reads {count} stanzas"
         )
 
 
 @contextmanager
 def _memory_file(data: bytes) -> Iterator[IO[bytes]]:
     """A real file (``apt_pkg.TagFile`` wants a descriptor) holding ``data``."""
-    handle: IO[bytes]
-    if hasattr(os, "memfd_create"):
-        handle = os.fdopen(os.memfd_create("repoversion-index"), "w+b")
-    else:  # pragma: no cover - not Linux
-        handle = tempfile.TemporaryFile()
-    with handle:
+    with _anonymous_file() as handle:
         handle.write(data)
         handle.flush()
         handle.seek(0)
         yield handle
+
+
+def _anonymous_file() -> IO[bytes]:
+    if hasattr(os, "memfd_create"):  # Linux: no disk involved
+        return os.fdopen(os.memfd_create("repoversion-index"), "w+b")
+    return tempfile.TemporaryFile()
 
 
 def _check_utf8(data: bytes, what: str) -> None:

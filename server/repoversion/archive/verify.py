@@ -19,7 +19,6 @@ ignores it, with a warning; it is reported in :attr:`VerifiedRelease.warnings`).
 from __future__ import annotations
 
 import base64
-import os
 import re
 import shutil
 import subprocess
@@ -113,48 +112,44 @@ def verify_signed_release(
         raise ConfigError("gpgv is not installed: install the 'gpgv' package to verify Releases")
     keys = _binary_keyring(keyring)
 
+    # mkdtemp makes the directory 0700: gpgv's home, the keyring and the files to check.
     with tempfile.TemporaryDirectory(prefix="repoversion-gpgv-") as tmp:
         home = Path(tmp)
-        os.chmod(home, 0o700)
-        keyring_path = home / "keyring.gpg"
-        keyring_path.write_bytes(keys)
-        command = [gpgv, "--homedir", str(home), "--status-fd", "1"]
-        command += ["--keyring", str(keyring_path)]
+        (home / "keyring.gpg").write_bytes(keys)
+        command = [gpgv, "--homedir", tmp, "--status-fd", "1"]
+        command += ["--keyring", str(home / "keyring.gpg")]
         if inrelease is not None:
-            signed = home / "InRelease"
-            signed.write_bytes(inrelease)
-            output = home / "content"
-            command += ["--output", str(output), str(signed)]
+            (home / "InRelease").write_bytes(inrelease)
+            command += ["--output", str(home / "content"), str(home / "InRelease")]
         else:
             assert release is not None and release_gpg is not None
             (home / "Release").write_bytes(release)
             (home / "Release.gpg").write_bytes(release_gpg)
-            output = home / "Release"
             command += [str(home / "Release.gpg"), str(home / "Release")]
-        try:
-            proc = subprocess.run(
-                command,
-                capture_output=True,
-                timeout=_TIMEOUT,
-                check=False,
-                stdin=subprocess.DEVNULL,
-            )
-        except subprocess.TimeoutExpired:
-            raise SignatureError(f"{what} could not be verified: gpgv timed out") from None
-        status = _parse_status(proc.stdout.decode("utf-8", "replace"))
-        said = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        gpgv_said = said[-1].removeprefix("gpgv: ").strip() if said else ""
+        status, gpgv_said = _run_gpgv(command, what)
         fingerprints, warnings = _decide(status, what, gpgv_said)
-        if inrelease is not None:
-            if not output.exists():
-                raise SignatureError(f"{what} could not be verified: gpgv wrote no signed text")
-            content = output.read_bytes()
-            if _outside_text(inrelease):
-                warnings.append(f"{what} has unsigned text outside its signed block (ignored)")
-        else:
+        if inrelease is None:
             assert release is not None
-            content = release
-    return VerifiedRelease(content=content, fingerprints=fingerprints, warnings=tuple(warnings))
+            return VerifiedRelease(release, fingerprints, tuple(warnings))
+        if not (home / "content").exists():
+            raise SignatureError(f"{what} could not be verified: gpgv wrote no signed text")
+        content = (home / "content").read_bytes()
+    if _outside_text(inrelease):
+        warnings.append(f"{what} has unsigned text outside its signed block (ignored)")
+    return VerifiedRelease(content, fingerprints, tuple(warnings))
+
+
+def _run_gpgv(command: list[str], what: str) -> tuple[_Status, str]:
+    """Run gpgv; return its parsed status lines and the last line it printed for humans."""
+    try:
+        proc = subprocess.run(
+            command, capture_output=True, timeout=_TIMEOUT, check=False, stdin=subprocess.DEVNULL
+        )
+    except subprocess.TimeoutExpired:
+        raise SignatureError(f"{what} could not be verified: gpgv timed out") from None
+    said = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+    last = said[-1].removeprefix("gpgv: ").strip() if said else ""
+    return _parse_status(proc.stdout.decode("utf-8", "replace")), last
 
 
 _ERRSIG_REASONS = {"4": "unsupported algorithm", "9": "missing public key"}
@@ -163,7 +158,9 @@ _ERRSIG_REASONS = {"4": "unsupported algorithm", "9": "missing public key"}
 def _decide(status: _Status, what: str, gpgv_said: str) -> tuple[tuple[str, ...], list[str]]:
     """Apply apt's rules to gpgv's status; return the good signers and warnings."""
     if status.bad:
-        raise SignatureError(f"{what} has a bad signature by key {status.bad[0]}: it was altered")
+        raise SignatureError(
+            f"{what} has a bad signature by key {status.bad[0]}: the text is not what was signed"
+        )
     good: set[str] = set()
     weak: list[str] = []
     for signing, primary in status.valid.items():

@@ -136,7 +136,7 @@ class Package(Base):
     """A binary or source package of one suite and component, over a range of repoversions.
 
     ``kind`` is ``deb`` or ``dsc``. For a source package ``filename`` is the .dsc and
-    ``architecture`` is ``source``.
+    ``architecture`` is ``source``. ``stanza`` digests the index stanza the row came from.
     """
 
     __tablename__ = "package"
@@ -158,6 +158,8 @@ class Package(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     added: Mapped[int] = mapped_column(ForeignKey("repoversion.id"))
     removed: Mapped[int | None] = mapped_column(ForeignKey("repoversion.id"), nullable=True)
+    #: 64-bit digest of the index stanza, so a re-sync parses only stanzas that changed
+    stanza: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class SourceFile(Base):

@@ -8,7 +8,7 @@ changed. When the served state equals the newest version's, nothing is written.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,13 +26,13 @@ from repoversion.db.models import (
     Suite,
     SuiteRelease,
 )
-from repoversion.mirror.model import ArchiveInfo, PackageRecord, Scope, SuiteSnapshot
+from repoversion.errors import Conflict
+from repoversion.mirror.model import ArchiveInfo, Key, Scope, ScopeChange, SuiteSnapshot
 from repoversion.storage.base import BlobStore
 from repoversion.timefmt import iso
 from repoversion.versions import canonical_json, latest, max_bump, next_number, state_id
 
 CHUNK = 500
-Key = tuple[str, str, str]  # kind, name, architecture
 
 
 @dataclass
@@ -66,10 +66,8 @@ class _Diff:
     changed: bool = False
 
     def account(self, old: dict[Key, set[str]], new: dict[Key, set[str]]) -> None:
-        for key in old.keys() - new.keys():
-            self.removed += 1
-        for key in new.keys() - old.keys():
-            self.added += 1
+        self.removed += len(old.keys() - new.keys())
+        self.added += len(new.keys() - old.keys())
         for key in old.keys() & new.keys():
             if old[key] != new[key]:
                 self.changed = True
@@ -88,14 +86,6 @@ class _Diff:
         }
 
 
-def _keys(rows: Iterable[Sequence[Any]], kind: str) -> dict[Key, set[str]]:
-    """``rows`` are (name, version, architecture, …)."""
-    out: dict[Key, set[str]] = {}
-    for r in rows:
-        out.setdefault((kind, r[0], r[2]), set()).add(r[1])
-    return out
-
-
 PACKAGE_COLUMNS = (
     "suite_id",
     "component",
@@ -107,6 +97,7 @@ PACKAGE_COLUMNS = (
     "sha256",
     "size",
     "added",
+    "stanza",
 )
 
 
@@ -197,14 +188,23 @@ class Committer:
         bump_floor: str | None,
         blobs: dict[str, int],
         warnings: list[str],
+        base_id: int | None = None,
     ) -> CommitResult:
         """Write the new repoversion, or nothing when the state is unchanged.
 
         :param blobs: every blob this sync stored (sha256 → size), recorded as rows here.
+        :param base_id: the newest repoversion when the sync started; the scope changes
+            were computed against it.
+        :raises Conflict: another sync committed since (nothing is written; sync again).
         """
         s = self.session
         _lock(s)
         prev = latest(s)
+        if (prev.id if prev else None) != base_id:
+            raise Conflict(
+                f"Another sync committed repoversion {prev.version if prev else '?'} "
+                "meanwhile; run the sync again."
+            )
         open_files = self._open_files()
         manifest: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
         kept: list[SuiteSnapshot] = []
@@ -356,48 +356,40 @@ class Committer:
                 select(Package.component, Package.kind)
                 .where(Package.suite_id == sid, Package.removed.is_(None))
                 .distinct()
-            )
+            ).all()
         )
         for scope in present - snap.all_scopes:
-            self._apply_scope(sid, scope, [], vid)
-        for scope, records in snap.scopes.items():
-            self._apply_scope(sid, scope, records, vid)
+            self._close_scope(sid, scope, vid)
+        for scope, change in snap.scopes.items():
+            self._apply_change(sid, scope, change, vid)
 
-    def _apply_scope(self, sid: int, scope: Scope, records: list[PackageRecord], vid: int) -> None:
+    def _close_scope(self, sid: int, scope: Scope, vid: int) -> None:
+        """A whole scope disappears: every package of it is removed."""
         component, kind = scope
-        s = self.session
-        old_rows = s.execute(
-            select(
-                Package.name,
-                Package.version,
-                Package.architecture,
-                Package.filename,
-                Package.sha256,
-                Package.size,
-                Package.id,
-            ).where(
+        rows = self.session.execute(
+            select(Package.id, Package.name, Package.version, Package.architecture).where(
                 Package.suite_id == sid,
                 Package.component == component,
                 Package.kind == kind,
                 Package.removed.is_(None),
             )
         ).all()
-        old = {r[:6]: r[6] for r in old_rows}
-        new = {r[:6]: r for r in records}
-        close = [pid for ident, pid in old.items() if ident not in new]
-        added = [rec for ident, rec in new.items() if ident not in old]
-        old_keys = _keys(old, kind)
-        new_keys = _keys(new, kind)
-        if old_keys.keys() - new_keys.keys():
+        before: dict[Key, set[str]] = {}
+        for _, name, version, arch in rows:
+            before.setdefault((kind, name, arch), set()).add(version)
+        self._apply_change(sid, scope, ScopeChange(close=[r[0] for r in rows], before=before), vid)
+
+    def _apply_change(self, sid: int, scope: Scope, change: ScopeChange, vid: int) -> None:
+        component, kind = scope
+        s = self.session
+        if change.before.keys() - change.after.keys():
             self.major = True
-        self.diff.account(old_keys, new_keys)
-        if close or added:
+        self.diff.account(change.before, change.after)
+        if change.close or change.add:
             self.diff.changed = True
-        self._close(Package, close, vid)
-        if not added:
-            return
+        self._close(Package, change.close, vid)
         if kind == "dsc":
-            for r in added:
+            for digest, r in change.add:
                 pkg = Package(
                     suite_id=sid,
                     component=component,
@@ -409,6 +401,7 @@ class Committer:
                     sha256=r.sha256,
                     size=r.size,
                     added=vid,
+                    stanza=digest,
                 )
                 s.add(pkg)
                 s.flush()
@@ -433,8 +426,9 @@ class Committer:
                         r.sha256,
                         r.size,
                         vid,
+                        digest,
                     )
-                    for r in added
+                    for digest, r in change.add
                 ],
             )
 
@@ -446,7 +440,7 @@ class Committer:
             .where(Package.suite_id == sid, Package.removed.is_(None))
             .distinct()
         ).all():
-            self._apply_scope(sid, scope, [], vid)
+            self._close_scope(sid, scope, vid)
         for model in (IndexFile, SuiteRelease):
             s.execute(
                 update(model)

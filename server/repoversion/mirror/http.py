@@ -154,8 +154,7 @@ class Upstream:
         delay = 0.2
         for attempt in range(self.retries + 1):
             try:
-                resp = self.session.get(url, stream=True, timeout=self.timeout,
-                                        verify=self._verify)
+                resp = self.session.get(url, stream=True, timeout=self.timeout, verify=self._verify)
             except requests.RequestException as exc:
                 if attempt == self.retries:
                     raise BadUpstream(

@@ -31,6 +31,18 @@ class PackageRecord(NamedTuple):
 
 
 Scope = tuple[str, str]
+Key = tuple[str, str, str]  # kind, name, architecture
+
+
+@dataclass
+class ScopeChange:
+    """How one scope changes: rows to close, records to add (each with its stanza digest),
+    and the (kind, name, architecture) → versions maps before and after, for the bump."""
+
+    close: list[int] = field(default_factory=list)
+    add: list[tuple[int, PackageRecord]] = field(default_factory=list)
+    before: dict[Key, set[str]] = field(default_factory=dict)
+    after: dict[Key, set[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -43,8 +55,8 @@ class SuiteSnapshot:
 
     ``carried`` means: keep exactly what the previous repoversion had (rollback refused,
     optional archive unreachable). Otherwise ``files`` is the complete set of served files
-    and ``scopes`` holds the complete package list of every scope whose indices changed;
-    scopes absent from it are unchanged.
+    and ``scopes`` holds the change of every scope whose indices changed (computed against
+    the repoversion ``base``); scopes absent from it are unchanged.
     """
 
     archive: str
@@ -54,7 +66,7 @@ class SuiteSnapshot:
     release: dict[str, Any] = field(default_factory=dict)
     release_sha256: str = ""
     release_date: datetime | None = None
-    scopes: dict[Scope, list[PackageRecord]] = field(default_factory=dict)
+    scopes: dict[Scope, ScopeChange] = field(default_factory=dict)
     all_scopes: set[Scope] = field(default_factory=set)
 
 

@@ -19,19 +19,34 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from repoversion.archive.compression import decompress
 from repoversion.archive.indices import parse_packages, parse_sources
 from repoversion.archive.release import IndexPlan, Release, check_freshness, parse_release
 from repoversion.archive.verify import verify_signed_release
 from repoversion.context import Context
-from repoversion.db.models import Archive, Blob, IndexFile, Suite, SuiteRelease
+from repoversion.db.models import (
+    Archive,
+    Blob,
+    IndexFile,
+    Package,
+    Repoversion,
+    Suite,
+    SuiteRelease,
+)
 from repoversion.db.session import transaction
 from repoversion.errors import BadUpstream, DigestMismatch, RepoversionError
 from repoversion.mirror.commit import CommitResult, Committer
 from repoversion.mirror.http import NotFoundUpstream, Upstream, parse_auth_conf
-from repoversion.mirror.model import ArchiveInfo, FileRef, PackageRecord, Scope, SuiteSnapshot
+from repoversion.mirror.model import (
+    ArchiveInfo,
+    FileRef,
+    PackageRecord,
+    Scope,
+    ScopeChange,
+    SuiteSnapshot,
+)
+from repoversion.mirror.parse import iter_stanzas, parse_digested, stanza_digest
 from repoversion.timefmt import iso, utc
 
 log = logging.getLogger(__name__)
@@ -86,12 +101,14 @@ class Sync:
         self.progress = progress or (lambda _stage, _done, _total: None)
         self.blobs: dict[str, int] = {}
         self.warnings: list[str] = []
+        self.base_id: int | None = None
         auth = self.settings.auth_conf
         self.auth = parse_auth_conf(auth.read_text()) if auth.is_file() else []
 
     # -- planning -------------------------------------------------------------------------
     def _load(self) -> tuple[list[ArchiveConf], dict[tuple[str, str], PrevSuite]]:
         with transaction(self.ctx.sessions) as s:
+            self.base_id = s.scalar(select(func.max(Repoversion.id)))
             archives = [
                 ArchiveConf.of(a) for a in s.scalars(select(Archive).order_by(Archive.name))
             ]
@@ -128,7 +145,7 @@ class Sync:
         self.progress("commit", 0, 1)
         with transaction(self.ctx.sessions) as session:
             result = Committer(session, self.store, self.settings.clock()).commit(
-                snapshots, infos, bump, self.blobs, self.warnings
+                snapshots, infos, bump, self.blobs, self.warnings, base_id=self.base_id
             )
         self.progress("commit", 1, 1)
         return result
@@ -295,6 +312,34 @@ class Sync:
             )
         return None
 
+    def _old_rows(
+        self, archive: str, suite: str, scope: Scope
+    ) -> list[tuple[int | None, int, str, str, str, str]]:
+        """Open rows of a scope in the base version: (stanza, id, name, version, arch, sha256)."""
+        component, kind = scope
+        with self.ctx.sessions() as s:
+            return [
+                tuple(r)
+                for r in s.execute(  # type: ignore[misc]
+                    select(
+                        Package.stanza,
+                        Package.id,
+                        Package.name,
+                        Package.version,
+                        Package.architecture,
+                        Package.sha256,
+                    )
+                    .join(Suite, Suite.id == Package.suite_id)
+                    .where(
+                        Suite.archive == archive,
+                        Suite.name == suite,
+                        Package.component == component,
+                        Package.kind == kind,
+                        Package.removed.is_(None),
+                    )
+                )
+            ]
+
     def _parse_scope(
         self,
         arc: ArchiveConf,
@@ -303,64 +348,80 @@ class Sync:
         parts: list[tuple[IndexPlan, str, str]],
         release: Release,
         fetched: dict[str, bytes],
-    ) -> list[PackageRecord]:
-        seen: dict[tuple[str, str, str], PackageRecord] = {}
+    ) -> ScopeChange:
+        """Read every index of a scope; parse only stanzas the base version lacks."""
+        old = self._old_rows(arc.name, suite, scope)
+        old_by_digest = {r[0]: r for r in old if r[0] is not None}
+        seen: set[int] = set()
+        added: dict[int, PackageRecord] = {}
+        origin: dict[int, str] = {}
+        kind = scope[1]
+        parser: Any = parse_packages if kind == "deb" else parse_sources
         for plan, path, compression in parts:
             what = f"{arc.name}: dists/{suite}/{path}"
             self.progress(f"{arc.name}/{suite} {plan.path}", 0, 1)
             data = fetched.pop(path, None)
             if data is None:
                 data = self.store.read_bytes(release.files[path].sha256)
-            text = (
-                decompress(data, compression, max_size=self.settings.max_index_size, what=what)
-                if compression
-                else data
-            )
-            del data
-            if plan.uncompressed is not None and len(text) != plan.uncompressed.size:
-                raise DigestMismatch(
-                    f"{what} decompresses to {len(text)} bytes, its Release "
-                    f"lists {plan.uncompressed.size}."
-                )
-            records: list[PackageRecord]
-            if plan.kind == "packages":
-                records = [
-                    PackageRecord(p.name, p.version, p.architecture, p.filename, p.sha256, p.size)
-                    for p in parse_packages(text, what)
-                ]
-            else:
-                records = []
-                for src in parse_sources(text, what):
-                    files = tuple(
-                        (f"{src.directory}/{f.name}", f.sha256, f.size) for f in src.files
-                    )
-                    dsc = next((f for f in files if f[0].endswith(".dsc")), None)
-                    if dsc is None:
-                        raise BadUpstream(f"{what}: source package {src.name} lists no .dsc.")
-                    records.append(
-                        PackageRecord(
-                            src.name, src.version, "source", dsc[0], dsc[1], dsc[2], files
+            expected = plan.uncompressed.size if plan.uncompressed is not None else None
+            for stanzas in iter_stanzas(
+                data,
+                compression,
+                max_size=self.settings.max_index_size,
+                what=what,
+                expected_size=expected,
+            ):
+                fresh: list[tuple[int, bytes]] = []
+                for stanza in stanzas:
+                    digest = stanza_digest(stanza)
+                    if digest not in seen:
+                        seen.add(digest)
+                        if digest not in old_by_digest:
+                            fresh.append((digest, stanza))
+                for digest, item in parse_digested(fresh, parser, what):
+                    origin[digest] = what
+                    added[digest] = (
+                        _record(item, what)
+                        if kind == "dsc"
+                        else PackageRecord(
+                            item.name,
+                            item.version,
+                            item.architecture,
+                            item.filename,
+                            item.sha256,
+                            item.size,
                         )
                     )
-            del text
-            for rec in records:
-                ident = (rec.name, rec.version, rec.architecture)
-                other = seen.get(ident)
-                if other is None:
-                    seen[ident] = rec
-                elif other.sha256 != rec.sha256:
-                    raise BadUpstream(
-                        f"{what}: {rec.name} {rec.version} {rec.architecture} is "
-                        "listed twice with different contents."
-                    )
-        return list(seen.values())
+            del data
+        close = [r[1] for r in old if r[0] is None or r[0] not in seen]
+        closing = set(close)
+        kept = {(r[2], r[3], r[4]): r[5] for r in old if r[1] not in closing}
+        change = ScopeChange(close=close)
+        for digest, rec in added.items():
+            ident = (rec.name, rec.version, rec.architecture)
+            other = kept.get(ident)
+            if other is not None and other != rec.sha256:
+                raise BadUpstream(
+                    f"{origin[digest]} lists {rec.name} {rec.version} "
+                    f"({rec.architecture}) twice with different contents."
+                )
+            if other is None:
+                kept[ident] = rec.sha256
+                change.add.append((digest, rec))
+        for r in old:
+            change.before.setdefault((kind, r[2], r[4]), set()).add(r[3])
+            if r[1] not in closing:
+                change.after.setdefault((kind, r[2], r[4]), set()).add(r[3])
+        for _, rec in change.add:
+            change.after.setdefault((kind, rec.name, rec.architecture), set()).add(rec.version)
+        return change
 
     # -- pool files (policy immediate) ----------------------------------------------------
     def _download_pool(self, up: Upstream, arc: ArchiveConf, snaps: list[SuiteSnapshot]) -> None:
         wanted: dict[str, tuple[str, int]] = {}
         for snap in snaps:
-            for records in snap.scopes.values():
-                for r in records:
+            for change in snap.scopes.values():
+                for _, r in change.add:
                     wanted[r.sha256] = (r.filename, r.size)
                     for path, sha, size in r.files:
                         wanted[sha] = (path, size)
@@ -404,6 +465,14 @@ RELEASE_KEEP = (
     "Changelogs",
     "No-Support-for-Architecture-all",
 )
+
+
+def _record(src: Any, what: str) -> PackageRecord:
+    files = tuple((f"{src.directory}/{f.name}", f.sha256, f.size) for f in src.files)
+    dsc = next((f for f in files if f[0].endswith(".dsc")), None)
+    if dsc is None:
+        raise BadUpstream(f"{what}: source package {src.name} lists no .dsc.")
+    return PackageRecord(src.name, src.version, "source", dsc[0], dsc[1], dsc[2], files)
 
 
 def _entry_json(entry: Any) -> dict[str, Any]:

@@ -27,9 +27,11 @@ def create_app(settings: Settings, context: Context | None = None) -> Flask:
     ctx = context or Context(settings)
     app.extensions["repoversion"] = ctx
 
-    from repoversion.web import health
+    from repoversion.web import apt, health, misc
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(apt.bp)
+    app.register_blueprint(misc.bp)
 
     @app.errorhandler(RepoversionError)
     def domain_error(exc: RepoversionError) -> Response:

@@ -1,0 +1,66 @@
+"""``repoversion tag NAME REF``, ``tag --delete NAME`` and ``tags [--json]``."""
+
+from __future__ import annotations
+
+import click
+
+from repoversion.cli.common import Obj, json_option, pass_obj, print_json, print_table
+from repoversion.db.session import transaction
+from repoversion.errors import InvalidInput
+from repoversion.tags import delete_tag, list_tags, set_tag, tag_history
+
+
+@click.command()
+@click.argument("name")
+@click.argument("ref", required=False)
+@click.option("--delete", is_flag=True, help="Delete the tag (its history is kept).")
+@pass_obj
+def tag(obj: Obj, name: str, ref: str | None, delete: bool) -> None:
+    """Point tag NAME at REF (a version, a tag, latest or a timestamp), or delete it."""
+    if delete and ref is not None:
+        raise InvalidInput("`tag --delete NAME` takes no REF.")
+    if not delete and ref is None:
+        raise InvalidInput("Say which version the tag names: `repoversion tag NAME REF`.")
+    now = obj.settings.clock()
+    with transaction(obj.ctx.sessions) as session:
+        if delete:
+            was = delete_tag(session, name, now)
+            message = f"Tag {name!r} deleted (it named {was})."
+        else:
+            assert ref is not None
+            move = set_tag(session, name, ref, now)
+            version = move.tag.repoversion
+            if not move.changed:
+                message = f"Tag {name!r} already names {version}; nothing changed."
+            elif move.previous is None:
+                message = f"Tag {name!r} created: {version}."
+            else:
+                message = f"Tag {name!r} moved: {move.previous} -> {version}."
+    click.echo(message, err=True)
+
+
+@click.command()
+@click.option("--history", "history_of", metavar="NAME", default=None, help="Moves of one tag.")
+@json_option
+@pass_obj
+def tags(obj: Obj, history_of: str | None, as_json: bool) -> None:
+    """List tags (latest included) with their version and when they moved."""
+    with transaction(obj.ctx.sessions) as session:
+        if history_of is not None:
+            rows = tag_history(session, history_of)
+        else:
+            rows = [t.to_json() for t in list_tags(session)]
+    if as_json:
+        print_json(rows)
+    elif history_of is not None:
+        print_table(
+            [{**r, "repoversion": r["repoversion"] or "(deleted)"} for r in rows],
+            ["at", "repoversion"],
+        )
+    elif not rows:
+        click.echo("No repoversion yet, so no tag; run `repoversion sync`.", err=True)
+    else:
+        print_table(rows, ["name", "repoversion", "moved"])
+
+
+COMMANDS = [tag, tags]

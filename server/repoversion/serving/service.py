@@ -1,0 +1,275 @@
+"""One object per process that answers "what bytes does this URL mean", with its caches.
+
+A committed version never changes, so what is derived from it is cached for the life of
+the process: its parsed ``index.json``, pool lookups ``(version, archive, path) → blob``
+(bounded LRU), upstream Release listings, and the generated Release files (stored as
+blobs, see :mod:`.derived`). A warm request for ``/v/X.Y.Z/…`` costs no database query;
+a literal ``X.Y.Z`` is re-resolved every :attr:`Serving.ref_ttl` seconds so a deleted
+version answers 410 soon after; tags, ``latest`` and timestamps are resolved every time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import func, select
+
+from repoversion.context import Context
+from repoversion.db.models import Repoversion
+from repoversion.db.session import transaction
+from repoversion.errors import NotFound
+from repoversion.packages import packages_of
+from repoversion.serving.cache import LRU
+from repoversion.serving.derived import Derived
+from repoversion.serving.fetch import Fetcher
+from repoversion.serving.lookup import (
+    RELEASE_NAMES,
+    ArchiveIndex,
+    Listing,
+    SuiteIndex,
+    VersionIndex,
+    clean_path,
+    entries_listing,
+    in_dists,
+    in_pool,
+    upstream_listing,
+)
+from repoversion.serving.metrics import Metrics
+from repoversion.serving.model import BlobRef, Target
+from repoversion.serving.release import (
+    complete_entries,
+    release_record,
+    render_release,
+    sign_release,
+)
+from repoversion.storage.base import check_digest
+from repoversion.timefmt import iso
+from repoversion.versions import VERSION_RE, Resolved, read_index, resolve
+
+
+class Serving:
+    """Resolves refs and paths to blobs, fetching through what is missing.
+
+    :param ctx: the process's context.
+    :param ref_ttl: seconds a resolved ``X.Y.Z`` is trusted without asking the database.
+    :param cache_size: how many pool lookups each process remembers.
+    """
+
+    def __init__(self, ctx: Context, *, ref_ttl: float = 5.0, cache_size: int = 200_000) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+        home = self.settings.home
+        self.ref_ttl = ref_ttl
+        self.metrics = Metrics(home / "run" / "metrics")
+        self.derived = Derived(ctx.store, home / "cache" / "derived")
+        self.fetcher = Fetcher(self.settings, lambda: ctx.sessions, ctx.store, self.metrics.inc)
+        self._refs: LRU[str, Resolved] = LRU(1024, ttl=ref_ttl)
+        self._indexes: LRU[int, VersionIndex] = LRU(64)
+        self._pool: LRU[tuple[int, str, str], tuple[BlobRef | None]] = LRU(cache_size)
+        self._listings: LRU[tuple[int, str, str], tuple[Listing | None]] = LRU(1024)
+        self._keys: dict[str, bytes] = {}
+        self._key_id = ""
+
+    @property
+    def store(self) -> Any:
+        return self.ctx.store
+
+    def forget(self) -> None:
+        """Drop what is cached about refs (after a tag moved or a version was deleted)."""
+        self._refs.clear()
+
+    # -- refs and versions ------------------------------------------------------------------
+
+    def resolve(self, ref: str) -> Resolved:
+        """Resolve ``ref`` (``X.Y.Z``, tag, ``latest``, timestamp).
+
+        :raises NotFound: nothing matches.
+        :raises Gone: the version was deleted.
+        """
+        immutable = VERSION_RE.fullmatch(ref) is not None
+        if immutable:
+            hit = self._refs.get(ref)
+            if hit is not None:
+                return hit
+        with transaction(self.ctx.sessions) as s:
+            resolved = resolve(s, ref)
+        if immutable:
+            self._refs.put(ref, resolved)
+        return resolved
+
+    def index(self, version: Repoversion) -> VersionIndex:
+        """The version's parsed ``index.json``."""
+        hit = self._indexes.get(version.id)
+        if hit is None:
+            ref = BlobRef(version.index_sha256, self.store.size(version.index_sha256))
+            hit = VersionIndex.of(version.id, ref, read_index(self.store, version))
+            self._indexes.put(version.id, hit)
+        return hit
+
+    def count_versions(self) -> int:
+        """Kept (not deleted) repoversions."""
+        with transaction(self.ctx.sessions) as s:
+            return int(
+                s.scalar(select(func.count(Repoversion.id)).where(Repoversion.dropped.is_(None)))
+                or 0
+            )
+
+    # -- what a path means -----------------------------------------------------------------
+
+    def index_json(self, resolved: Resolved) -> Target:
+        """``/v/<ref>/index.json``: the stored blob."""
+        ref = self.index(resolved.version).index
+        return Target(ref.sha256, ref.size, "index.json")
+
+    def target(self, resolved: Resolved, archive: str, rest: str) -> Target:
+        """What ``/v/<ref>/<archive>/<rest>`` serves.
+
+        :param resolved: the resolved ref.
+        :param archive: the archive's name.
+        :param rest: ``dists/…`` or ``pool/…``, percent-decoded.
+        :raises NotFound: the version has no such file (or ``rest`` leaves its root).
+        """
+        rest = clean_path(rest)
+        idx = self.index(resolved.version)
+        arc = idx.archives.get(archive)
+        if arc is None:
+            raise NotFound(f"Repoversion {idx.version} has no archive {archive!r}.")
+        kind, _, path = rest.partition("/")
+        if kind == "dists" and path:
+            suite, sub = arc.split_suite(path)
+            if sub in RELEASE_NAMES and arc.mode != "verbatim":
+                return self._signed(resolved, arc, suite, sub)
+            return in_dists(
+                arc,
+                suite,
+                sub,
+                lambda: self._listing(idx.vid, arc, suite),
+                fetchable=arc.mode == "verbatim",
+            )
+        if kind == "pool" and path:
+            key = (idx.vid, archive, rest)
+            hit = self._pool.get(key)
+            if hit is None:
+                with transaction(self.ctx.sessions) as s:
+                    hit = (in_pool(s, idx.vid, archive, rest),)
+                self._pool.put(key, hit)
+            if hit[0] is not None:
+                name = rest.rsplit("/", 1)[-1]
+                return Target(hit[0].sha256, hit[0].size, name, archive, (rest,))
+        raise NotFound(f"{archive}/{rest} is not in repoversion {idx.version}.")
+
+    def ensure(self, resolved: Resolved, target: Target) -> bool:
+        """Fetch ``target`` through from upstream if it is not stored.
+
+        :returns: whether it was downloaded now.
+        :raises RepoversionError: see :meth:`Fetcher.ensure`.
+        """
+        url = ""
+        if target.archive is not None:
+            arc = self.index(resolved.version).archives.get(target.archive)
+            url = arc.url if arc is not None else ""
+        return self.fetcher.ensure(target, url)
+
+    def blob(self, sha256: str) -> Target:
+        """``/blobs/sha256/<hex>``: any stored blob.
+
+        :raises NotFound: not a digest, or not stored.
+        """
+        check_digest(sha256)
+        if not self.store.exists(sha256):
+            raise NotFound(f"No blob {sha256}.")
+        return Target(sha256, self.store.size(sha256), sha256)
+
+    def packages_json(self, resolved: Resolved) -> Target:
+        """``/v/<ref>/packages.json``: every package of the version, generated once."""
+        version = resolved.version
+
+        def make() -> Mapping[str, bytes]:
+            with transaction(self.ctx.sessions) as s:
+                rows = [p for _, p in packages_of(s, version)]
+            rows.sort(
+                key=lambda p: (
+                    p["archive"],
+                    p["suite"],
+                    p["component"],
+                    p["name"],
+                    p["architecture"],
+                    p["version"],
+                )
+            )
+            text = json.dumps(rows, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+            return {"packages.json": text.encode() + b"\n"}
+
+        ref = self.derived.get(f"packages/{version.id}/{version.index_sha256}", make)
+        return Target(ref["packages.json"].sha256, ref["packages.json"].size, "packages.json")
+
+    def public_key(self, kind: str) -> bytes:
+        """The server's public key: ``asc`` (armored) or ``gpg`` (binary, for ``signed-by``)."""
+        data = self._keys.get(kind)
+        if data is None:
+            signer = self.ctx.signer
+            data = signer.public_armored() if kind == "asc" else signer.public_binary()
+            self._keys[kind] = data
+        return data
+
+    # -- signed mode ------------------------------------------------------------------------
+
+    def _signed(
+        self, resolved: Resolved, arc: ArchiveIndex, suite: SuiteIndex, name: str
+    ) -> Target:
+        vid, date = resolved.version.id, resolved.release_date
+        public = self.settings.public_url.rstrip("/")
+        key = f"release/{vid}/{arc.name}/{suite.name}/{iso(date)}/{self._signing_key_id()}/{public}"
+
+        def make() -> Mapping[str, bytes]:
+            record = self._record(vid, arc, suite)
+            served = {p: {"sha256": r.sha256, "size": r.size} for p, r in suite.files.items()}
+            entries = complete_entries(_entries(record), served, self.store)
+            text = render_release(
+                record.get("fields", {}),
+                entries,
+                date=date,
+                snapshots=f"{public}/v/@SNAPSHOTID@/{arc.name}",
+            )
+            return sign_release(self.ctx.signer, text)
+
+        ref = self.derived.get(key, make)[name]
+        return Target(ref.sha256, ref.size, name)
+
+    def _record(self, vid: int, arc: ArchiveIndex, suite: SuiteIndex) -> dict[str, Any]:
+        with transaction(self.ctx.sessions) as s:
+            record = release_record(s, vid, arc.name, suite.name)
+        if record is None:
+            raise NotFound(f"{arc.name}/{suite.name} has no Release in this repoversion.")
+        return record
+
+    def _listing(self, vid: int, arc: ArchiveIndex, suite: SuiteIndex) -> Listing | None:
+        key = (vid, arc.name, suite.name)
+        hit = self._listings.get(key)
+        if hit is None:
+            if arc.mode == "verbatim":
+                hit = (upstream_listing(self.store, suite),)
+            else:
+                hit = (entries_listing(_entries(self._record(vid, arc, suite))),)
+            self._listings.put(key, hit)
+        return hit[0]
+
+    def _signing_key_id(self) -> str:
+        """Changes when the signing key file does (a new key signs new Release files)."""
+        if not self._key_id:
+            path = self.settings.signing_key_path
+            data = path.read_bytes() if path.is_file() else b""
+            self._key_id = hashlib.sha256(data).hexdigest()[:16]
+        return self._key_id
+
+    def close(self) -> None:
+        """Release upstream connections."""
+        self.fetcher.close()
+
+
+def _entries(record: Mapping[str, Any]) -> Mapping[str, Mapping[str, Any]]:
+    entries: Mapping[str, Mapping[str, Any]] = record.get("entries") or record.get("listing") or {}
+    return entries
