@@ -97,9 +97,9 @@ def diff_versions(session: Session, a: Repoversion, b: Repoversion) -> dict[str,
             )
         )
     )
-    before: dict[tuple[str, ...], list[str]] = {}
-    after: dict[tuple[str, ...], list[str]] = {}
-    info: dict[tuple[str, ...], dict[str, Any]] = {}
+    before: dict[tuple[str, str, str, str, str], list[str]] = {}
+    after: dict[tuple[str, str, str, str, str], list[str]] = {}
+    info: dict[tuple[str, str, str, str, str], dict[str, Any]] = {}
     for r in session.execute(touched):
         key = (r[3], r[4], r[9], r[0], r[2])
         info.setdefault(key, {"name": r[0], "architecture": r[2], "archive": r[3], "suite": r[4]})
@@ -137,7 +137,7 @@ def diff_versions(session: Session, a: Repoversion, b: Repoversion) -> dict[str,
     return out
 
 
-def _current(session: Session, key: tuple[str, ...], vid: int) -> list[str]:
+def _current(session: Session, key: tuple[str, str, str, str, str], vid: int) -> list[str]:
     archive, suite, kind, name, arch = key
     return list(
         session.scalars(

@@ -351,8 +351,9 @@ class Committer:
 
     def _apply_packages(self, sid: int, snap: SuiteSnapshot, vid: int) -> None:
         s = self.session
-        present = set(
-            s.execute(
+        present: set[Scope] = set(
+            (r[0], r[1])
+            for r in s.execute(
                 select(Package.component, Package.kind)
                 .where(Package.suite_id == sid, Package.removed.is_(None))
                 .distinct()

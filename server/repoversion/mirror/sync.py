@@ -319,8 +319,8 @@ class Sync:
         component, kind = scope
         with self.ctx.sessions() as s:
             return [
-                tuple(r)
-                for r in s.execute(  # type: ignore[misc]
+                (r[0], r[1], r[2], r[3], r[4], r[5])
+                for r in s.execute(
                     select(
                         Package.stanza,
                         Package.id,
