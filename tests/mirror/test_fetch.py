@@ -116,3 +116,43 @@ def test_https_upstream_with_its_own_ca(mirror, fixture_archive, tmp_path) -> No
         assert mirror.sync()["repoversion"] == "1.0.0"
     finally:
         httpd.shutdown()
+
+
+def test_http_proxy_from_the_environment(mirror, fixture_archive) -> None:  # type: ignore[no-untyped-def]
+    """``http_proxy`` is honoured: every upstream request goes through the proxy."""
+    import http.server
+    import threading
+    import urllib.request
+
+    seen: list[str] = []
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            seen.append(self.path)
+            try:
+                with direct.open(self.path, timeout=10) as upstream:
+                    body, status = upstream.read(), upstream.status
+            except urllib.error.HTTPError as exc:
+                body, status = b"", exc.code
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    arc = fixture_archive([Pkg("hello", "1.0")])
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        mirror.add(arc)
+        mirror.env.update({"http_proxy": f"http://127.0.0.1:{proxy.server_address[1]}",
+                           "no_proxy": ""})
+        assert mirror.sync()["repoversion"] == "1.0.0"
+    finally:
+        proxy.shutdown()
+    assert any(p.startswith(arc.url) and p.endswith("/InRelease") for p in seen), seen
