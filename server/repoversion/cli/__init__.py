@@ -33,9 +33,9 @@ def cli(ctx: click.Context, home: Path | None) -> None:
 
 
 def _register() -> None:
-    from repoversion.cli import archive, db, init, serve, sync, tags, token, versions
+    from repoversion.cli import archive, db, init, materialize, serve, sync, tags, token, versions
 
-    for module in (archive, db, init, serve, sync, tags, token, versions):
+    for module in (archive, db, init, materialize, serve, sync, tags, token, versions):
         for command in module.COMMANDS:
             cli.add_command(command)
 
