@@ -149,7 +149,11 @@ def add_from_system(obj: Obj) -> None:
         raise InvalidInput("This host's apt sources list no http(s) archive to mirror.")
     with transaction(obj.ctx.sessions) as session:
         for sys_arc in found:
-            keyring = b"".join(filter(None, (_signed_by(s) for s in sys_arc.signed_by))) or None
+            try:
+                keyring = b"".join(filter(None, (_signed_by(s) for s in sys_arc.signed_by))) or None
+            except InvalidInput as exc:
+                click.echo(f"warning: archive {sys_arc.name!r} skipped: {exc.message}", err=True)
+                continue
             spec = ArchiveSpec(
                 name=sys_arc.name,
                 url=sys_arc.url,
@@ -164,6 +168,9 @@ def add_from_system(obj: Obj) -> None:
                     add_archive(session, spec, obj.settings.clock())
             except Conflict:
                 click.echo(f"Archive {sys_arc.name!r} exists already; kept as it is.", err=True)
+                continue
+            except InvalidInput as exc:
+                click.echo(f"warning: archive {sys_arc.name!r} skipped: {exc.message}", err=True)
                 continue
             click.echo(
                 f"Added archive {sys_arc.name!r}: {sys_arc.url} "
