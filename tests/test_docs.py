@@ -30,7 +30,8 @@ def test_every_setting_is_in_configuration_md() -> None:
 
 def _commands(group: click.Group, prefix: str = "") -> list[str]:
     out: list[str] = []
-    for name, command in sorted(group.commands.items()):
+    commands = getattr(group, "all_commands", group.commands)
+    for name, command in sorted(commands.items()):
         full = f"{prefix}{name}"
         if isinstance(command, click.Group):
             out += _commands(command, full + " ")

@@ -46,7 +46,9 @@ class Keys:
         uid = f"{name} <{name}@example.invalid>"
         self.gpg(*extra, "--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", expire)
         listing = self.gpg("--with-colons", "--list-keys", f"<{name}@example.invalid>")
-        fpr = next(line.split(":")[9] for line in listing.decode().splitlines() if line[:4] == "fpr:")
+        fpr = next(
+            line.split(":")[9] for line in listing.decode().splitlines() if line[:4] == "fpr:"
+        )
         self.fingerprints[name] = fpr
         return fpr
 
@@ -56,9 +58,7 @@ class Keys:
             out += ["--local-user", self.fingerprints[name] + "!"]
         return out
 
-    def clearsign(
-        self, data: bytes, *names: str, digest: str = "", faked_time: str = ""
-    ) -> bytes:
+    def clearsign(self, data: bytes, *names: str, digest: str = "", faked_time: str = "") -> bytes:
         """An InRelease: ``data`` clearsigned by every key in ``names``."""
         extra = [f"--faked-system-time={faked_time}"] if faked_time else []
         extra += ["--digest-algo", digest] if digest else []

@@ -15,7 +15,48 @@ from repoversion.cli.common import Obj
 from repoversion.errors import RepoversionError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: command name → the module under repoversion.cli defining it (in its COMMANDS list).
+#: Modules are imported when their command runs, so `repoversion sync` does not pay for
+#: the web server's imports.
+LAZY = {
+    "archive": "archive",
+    "db": "db",
+    "init": "init",
+    "materialize": "materialize",
+    "serve": "serve",
+    "run": "serve",
+    "sync": "sync",
+    "show": "sync",
+    "diff": "sync",
+    "tag": "tags",
+    "tags": "tags",
+    "token": "token",
+    "versions": "versions",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(LAZY) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in LAZY:
+            import importlib
+
+            module = importlib.import_module(f"repoversion.cli.{LAZY[cmd_name]}")
+            for command in module.COMMANDS:
+                self.add_command(command)
+        return self.commands.get(cmd_name)
+
+    @property
+    def all_commands(self) -> dict[str, click.Command]:
+        """Every command, imported (for docs and tests)."""
+        for name in LAZY:
+            self.get_command(click.Context(self), name)
+        return dict(self.commands)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--home",
     type=click.Path(path_type=Path),
@@ -30,17 +71,6 @@ def cli(ctx: click.Context, home: Path | None) -> None:
     obj = Obj(home)
     ctx.obj = obj
     ctx.call_on_close(obj.close)
-
-
-def _register() -> None:
-    from repoversion.cli import archive, db, init, materialize, serve, sync, tags, token, versions
-
-    for module in (archive, db, init, materialize, serve, sync, tags, token, versions):
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register()
 
 
 def main(argv: list[str] | None = None) -> None:

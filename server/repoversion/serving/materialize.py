@@ -161,7 +161,11 @@ def materialize(
             done += 1
             if error is not None:
                 out.failed.append(
-                    {"archive": w.target.archive or "", "path": w.target.upstream[0], "error": error}
+                    {
+                        "archive": w.target.archive or "",
+                        "path": w.target.upstream[0],
+                        "error": error,
+                    }
                 )
             elif fetched:
                 out.downloaded += 1

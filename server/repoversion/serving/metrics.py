@@ -1,6 +1,7 @@
 """Prometheus counters that add up across the worker processes of one machine.
 
-Each process counts in memory and, at most once a second, writes its totals to
+Each process counts in memory and, at most once a second (and a second after its last
+count, from a timer thread, so an idle worker's counts still show), writes its totals to
 ``<dir>/<host>-<pid>-<start>.json``. ``/metrics`` sums every file, so whichever worker
 answers the scrape reports the whole server. Files of processes that have exited are
 folded into ``retired.json`` so totals never go backwards.
@@ -53,6 +54,7 @@ class Metrics:
         self._pid = 0
         self._file: Path | None = None
         self._last = 0.0
+        self._timer: threading.Timer | None = None
 
     def inc(self, name: str, value: float = 1, **labels: str) -> None:
         """Add ``value`` to counter ``name`` with ``labels``; publish if a second passed.
@@ -66,6 +68,10 @@ class Metrics:
             self._own()
             self._counts[key] = self._counts.get(key, 0) + value
             due = time.monotonic() - self._last >= self.flush_every
+            if not due and self._timer is None:
+                self._timer = threading.Timer(self.flush_every, self.flush)
+                self._timer.daemon = True
+                self._timer.start()
         if due:
             self.flush()
 
@@ -75,6 +81,7 @@ class Metrics:
         if pid != self._pid:
             self._pid = pid
             self._counts = {}
+            self._timer = None
             stamp = int(time.time() * 1000)
             self._file = self.directory / f"{socket.gethostname()}-{pid}-{stamp}.json"
 
@@ -83,6 +90,9 @@ class Metrics:
         with self._lock:
             self._own()
             self._last = time.monotonic()
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
             data = [[n, dict(labels), v] for (n, labels), v in self._counts.items()]
             target = self._file
         assert target is not None

@@ -82,7 +82,8 @@ def render_release(
     lines.append(f"Date: {release_date(date)}")
     lines.append("Acquire-By-Hash: yes")
     lines += [f"{k}: {fields[k]}" for k in _AFTER_DATE if fields.get(k)]
-    lines.append(f"Architectures: {' '.join(sorted(archs))}")
+    if archs:  # a source-only mirror lists none, as Debian never lists "source"
+        lines.append(f"Architectures: {' '.join(sorted(archs))}")
     lines.append(f"Components: {' '.join(comps)}")
     if fields.get("Description"):
         lines.append(f"Description: {fields['Description']}")

@@ -45,7 +45,7 @@ from repoversion.serving.release import (
     render_release,
     sign_release,
 )
-from repoversion.storage.base import check_digest
+from repoversion.storage.base import BlobStore, check_digest
 from repoversion.timefmt import iso
 from repoversion.versions import VERSION_RE, Resolved, read_index, resolve
 
@@ -70,16 +70,12 @@ class Serving:
         self._indexes: LRU[int, VersionIndex] = LRU(64)
         self._pool: LRU[tuple[int, str, str], tuple[BlobRef | None]] = LRU(cache_size)
         self._listings: LRU[tuple[int, str, str], tuple[Listing | None]] = LRU(1024)
-        self._keys: dict[str, bytes] = {}
         self._key_id = ""
 
     @property
-    def store(self) -> Any:
+    def store(self) -> BlobStore:
+        """The blob store."""
         return self.ctx.store
-
-    def forget(self) -> None:
-        """Drop what is cached about refs (after a tag moved or a version was deleted)."""
-        self._refs.clear()
 
     # -- refs and versions ------------------------------------------------------------------
 
@@ -206,14 +202,25 @@ class Serving:
         ref = self.derived.get(f"packages/{version.id}/{version.index_sha256}", make)
         return Target(ref["packages.json"].sha256, ref["packages.json"].size, "packages.json")
 
-    def public_key(self, kind: str) -> bytes:
-        """The server's public key: ``asc`` (armored) or ``gpg`` (binary, for ``signed-by``)."""
-        data = self._keys.get(kind)
-        if data is None:
+    def public_key(self, name: str) -> Target:
+        """The server's public key as a stored blob.
+
+        :param name: ``repoversion.asc`` (armored) or ``repoversion.gpg`` (binary, for
+            ``signed-by=``).
+        :raises NotFound: another name.
+        """
+        if name not in ("repoversion.asc", "repoversion.gpg"):
+            raise NotFound("The keys are /keys/repoversion.asc and /keys/repoversion.gpg.")
+
+        def make() -> Mapping[str, bytes]:
             signer = self.ctx.signer
-            data = signer.public_armored() if kind == "asc" else signer.public_binary()
-            self._keys[kind] = data
-        return data
+            return {
+                "repoversion.asc": signer.public_armored(),
+                "repoversion.gpg": signer.public_binary(),
+            }
+
+        ref = self.derived.get(f"keys/{self._signing_key_id()}", make)[name]
+        return Target(ref.sha256, ref.size, name)
 
     # -- signed mode ------------------------------------------------------------------------
 

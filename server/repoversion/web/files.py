@@ -141,23 +141,6 @@ def send_target(
     return resp
 
 
-def send_bytes(request: Request, data: bytes, sha256: str, name: str, caching: Caching) -> Response:
-    """Like :func:`send_target` for bytes held in memory (HEAD and validators too).
-
-    :param request: the request.
-    :param data: the body.
-    :param sha256: its digest, for the ETag.
-    :param name: the file name (content type).
-    :param caching: cache headers.
-    """
-    etag = f'"{sha256}"'
-    headers = {"ETag": etag, "Cache-Control": caching.cache_control}
-    if _not_modified(request, etag, caching.last_modified):
-        return Response(status=304, headers=headers)
-    headers["Content-Type"] = content_type(name)
-    return Response(b"" if request.method == "HEAD" else data, 200, headers)
-
-
 class _Unsatisfiable(Exception):
     """A Range that no byte of the file satisfies."""
 
@@ -217,9 +200,9 @@ def _range(
             raise _Unsatisfiable
         return max(0, size - suffix), size - 1
     start = int(m[1])
+    if m[2] and int(m[2]) < start:
+        return None  # syntactically invalid: ignored
     end = int(m[2]) if m[2] else size - 1
-    if end < start:
-        return None
     if start >= size:
         raise _Unsatisfiable
     return start, min(end, size - 1)

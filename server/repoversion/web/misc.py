@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from flask import Blueprint, Response, g, request
 from flask.blueprints import BlueprintSetupState
 
-from repoversion.errors import NotFound
 from repoversion.web.apt import get_serving, install
-from repoversion.web.files import IMMUTABLE, NO_STORE, REVALIDATE, Caching, send_bytes, send_target
+from repoversion.web.files import IMMUTABLE, NO_STORE, REVALIDATE, Caching, send_target
 
 bp = Blueprint("misc", __name__)
-
-KEY_FILES = {"repoversion.asc": "asc", "repoversion.gpg": "gpg"}
 
 
 @bp.record_once
@@ -23,13 +18,13 @@ def _setup(state: BlueprintSetupState) -> None:
 
 @bp.get("/keys/<name>")
 def key(name: str) -> Response:
-    """The server's public key, armored (``.asc``) or binary (``.gpg``, for ``signed-by=``)."""
-    kind = KEY_FILES.get(name)
-    if kind is None:
-        raise NotFound("The keys are /keys/repoversion.asc and /keys/repoversion.gpg.")
-    data = get_serving().public_key(kind)
-    sha = hashlib.sha256(data).hexdigest()
-    return send_bytes(request, data, sha, name, Caching(REVALIDATE))
+    """The server's public key, armored (``.asc``) or binary (``.gpg``, for ``signed-by=``).
+
+    Revalidated (``no-cache``): the key may be replaced.
+    """
+    serving = get_serving()
+    target = serving.public_key(name)
+    return send_target(request, serving.store, serving.settings, target, Caching(REVALIDATE))
 
 
 @bp.get("/blobs/sha256/<digest>")
