@@ -87,7 +87,8 @@ def test_resigned_release_is_a_patch_in_verbatim_mode(mirror, fixture_archive) -
     mirror.add(arc, "--mode", "verbatim")
     mirror.sync()
     files = mirror.show("1.0.0")["archives"]["debian"]["suites"]["bookworm"]["files"]
-    assert files["InRelease"]["sha256"] == arc.sha256("dists/bookworm/InRelease")
+    for name in ("InRelease", "Release", "Release.gpg"):
+        assert files[name]["sha256"] == arc.sha256(f"dists/bookworm/{name}"), name
     arc.resign()
     out = mirror.sync()
     assert (out["new"], out["repoversion"], out["bump"]) == (True, "1.0.1", "patch")

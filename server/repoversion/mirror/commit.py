@@ -102,12 +102,18 @@ PACKAGE_COLUMNS = (
 
 
 def bulk_insert(
-    session: Session, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
+    session: Session,
+    table: str,
+    columns: Sequence[str],
+    rows: list[tuple[Any, ...]],
+    ignore_existing: bool = False,
 ) -> None:
     """Insert many rows through the driver, inside the session's transaction.
 
     The ORM's bulk path costs more than SQLite itself for the 60,000 rows of a first sync;
     PostgreSQL gets ``COPY``.
+
+    :param ignore_existing: skip rows whose key exists (another writer may have added them).
     """
     if not rows:
         return
@@ -115,8 +121,15 @@ def bulk_insert(
     driver = conn.connection.driver_connection
     assert driver is not None
     cur = driver.cursor()
+    names = ", ".join(columns)
     try:
-        if conn.dialect.name == "postgresql":
+        if ignore_existing:
+            pg = conn.dialect.name == "postgresql"
+            marks = ", ".join(("%s" if pg else "?") for _ in columns)
+            verb = "INSERT" if pg else "INSERT OR IGNORE"
+            tail = " ON CONFLICT DO NOTHING" if pg else ""
+            cur.executemany(f"{verb} INTO {table} ({names}) VALUES ({marks}){tail}", rows)
+        elif conn.dialect.name == "postgresql":
             with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
@@ -470,4 +483,5 @@ class Committer:
             "blob",
             ("sha256", "size", "created"),
             [(d, blobs[d], self.now) for d in digests if d not in known],
+            ignore_existing=True,
         )

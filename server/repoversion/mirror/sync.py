@@ -197,7 +197,32 @@ class Sync:
             release_gpg=raw.get("Release.gpg"),
             what=what,
         )
+        if arc.mode == "verbatim" and "InRelease" in raw:
+            raw.update(self._detached_too(up, arc, base, verified.content))
         return verified.content, raw
+
+    def _detached_too(
+        self, up: Upstream, arc: ArchiveConf, base: str, signed: bytes
+    ) -> dict[str, bytes]:
+        """Verbatim mode serves Release and Release.gpg too, when upstream has them and they
+        verify and say what InRelease says; otherwise they are left out (never served
+        unverified)."""
+        try:
+            release = up.get_bytes(f"{base}/Release", MAX_RELEASE)
+            gpg = up.get_bytes(f"{base}/Release.gpg", MAX_RELEASE)
+            verify_signed_release(
+                arc.keyring, release=release, release_gpg=gpg, what=f"{arc.name}: {base}/Release"
+            )
+        except RepoversionError as exc:
+            if not isinstance(exc, NotFoundUpstream):
+                self.warnings.append(f"{exc.message.rstrip('.')}; serving InRelease only.")
+            return {}
+        if release != signed:
+            self.warnings.append(
+                f"{arc.name}: {base}/Release differs from InRelease; serving InRelease only."
+            )
+            return {}
+        return {"Release": release, "Release.gpg": gpg}
 
     def _sync_suite(
         self, up: Upstream, arc: ArchiveConf, suite: str, prev: PrevSuite | None
@@ -312,33 +337,49 @@ class Sync:
             )
         return None
 
-    def _old_rows(
-        self, archive: str, suite: str, scope: Scope
-    ) -> list[tuple[int | None, int, str, str, str, str]]:
-        """Open rows of a scope in the base version: (stanza, id, name, version, arch, sha256)."""
+    def _scope_filter(self, archive: str, suite: str, scope: Scope) -> Any:
         component, kind = scope
+        return (
+            select(Package.id)
+            .join(Suite, Suite.id == Package.suite_id)
+            .where(
+                Suite.archive == archive,
+                Suite.name == suite,
+                Package.component == component,
+                Package.kind == kind,
+                Package.removed.is_(None),
+            )
+        )
+
+    def _old_digests(self, archive: str, suite: str, scope: Scope) -> dict[int | None, list[int]]:
+        """Open rows of a scope in the base version, by stanza digest (two integers a row)."""
+        out: dict[int | None, list[int]] = {}
+        query = self._scope_filter(archive, suite, scope).add_columns(Package.stanza)
         with self.ctx.sessions() as s:
-            return [
-                (r[0], r[1], r[2], r[3], r[4], r[5])
-                for r in s.execute(
-                    select(
-                        Package.stanza,
-                        Package.id,
-                        Package.name,
-                        Package.version,
-                        Package.architecture,
-                        Package.sha256,
-                    )
-                    .join(Suite, Suite.id == Package.suite_id)
-                    .where(
-                        Suite.archive == archive,
-                        Suite.name == suite,
-                        Package.component == component,
-                        Package.kind == kind,
-                        Package.removed.is_(None),
-                    )
+            for pid, digest in s.execute(query):
+                out.setdefault(digest, []).append(pid)
+        return out
+
+    def _old_details(
+        self, archive: str, suite: str, scope: Scope, ids: list[int], names: set[str]
+    ) -> list[tuple[int, str, str, str, str]]:
+        """(id, name, version, arch, sha256) of every open row of the scope named like
+        ``names`` or like the rows ``ids``: all a diff needs, without reading the rest."""
+        base = self._scope_filter(archive, suite, scope)
+        names = set(names)
+        with self.ctx.sessions() as s:
+            for i in range(0, len(ids), 500):
+                names.update(
+                    s.scalars(select(Package.name).where(Package.id.in_(ids[i : i + 500])))
                 )
-            ]
+            wanted = sorted(names)
+            rows: list[tuple[int, str, str, str, str]] = []
+            for i in range(0, len(wanted), 500):
+                query = base.add_columns(
+                    Package.name, Package.version, Package.architecture, Package.sha256
+                ).where(Package.name.in_(wanted[i : i + 500]))
+                rows += [(r[0], r[1], r[2], r[3], r[4]) for r in s.execute(query)]
+        return rows
 
     def _parse_scope(
         self,
@@ -350,8 +391,7 @@ class Sync:
         fetched: dict[str, bytes],
     ) -> ScopeChange:
         """Read every index of a scope; parse only stanzas the base version lacks."""
-        old = self._old_rows(arc.name, suite, scope)
-        old_by_digest = {r[0]: r for r in old if r[0] is not None}
+        old_by_digest = self._old_digests(arc.name, suite, scope)
         seen: set[int] = set()
         added: dict[int, PackageRecord] = {}
         origin: dict[int, str] = {}
@@ -393,9 +433,16 @@ class Sync:
                         )
                     )
             del data
-        close = [r[1] for r in old if r[0] is None or r[0] not in seen]
+        close = [
+            pid for d, ids in old_by_digest.items() if d is None or d not in seen for pid in ids
+        ]
         closing = set(close)
-        kept = {(r[2], r[3], r[4]): r[5] for r in old if r[1] not in closing}
+        old = (
+            self._old_details(arc.name, suite, scope, close, {r.name for r in added.values()})
+            if old_by_digest
+            else []
+        )
+        kept = {(r[1], r[2], r[3]): r[4] for r in old if r[0] not in closing}
         change = ScopeChange(close=close)
         for digest, rec in added.items():
             ident = (rec.name, rec.version, rec.architecture)
@@ -409,9 +456,9 @@ class Sync:
                 kept[ident] = rec.sha256
                 change.add.append((digest, rec))
         for r in old:
-            change.before.setdefault((kind, r[2], r[4]), set()).add(r[3])
-            if r[1] not in closing:
-                change.after.setdefault((kind, r[2], r[4]), set()).add(r[3])
+            change.before.setdefault((kind, r[1], r[3]), set()).add(r[2])
+            if r[0] not in closing:
+                change.after.setdefault((kind, r[1], r[3]), set()).add(r[2])
         for _, rec in change.add:
             change.after.setdefault((kind, rec.name, rec.architecture), set()).add(rec.version)
         return change
