@@ -73,7 +73,7 @@ def iter_stanzas(
     :raises DigestMismatch: the decoded size differs from ``expected_size``.
     """
     chunks = _chunks_in_thread(data, kind, max_size, what) if kind else iter([data])
-    pending = b""
+    pending = bytearray()
     total = 0
     for chunk in chunks:
         total += len(chunk)
@@ -81,10 +81,10 @@ def iter_stanzas(
         if len(pending) >= PIECE:
             cut = pending.rfind(b"\n\n")
             if cut >= 0:
-                yield _split(pending[:cut])
-                pending = pending[cut + 2 :]
+                yield _split(bytes(pending[:cut]))
+                del pending[: cut + 2]
     if pending.strip():
-        yield _split(pending)
+        yield _split(bytes(pending))
     if expected_size is not None and total != expected_size:
         raise DigestMismatch(
             f"{what} decompresses to {total} bytes, its Release lists {expected_size}."
@@ -92,7 +92,13 @@ def iter_stanzas(
 
 
 def _split(piece: bytes) -> list[bytes]:
-    return [s for s in (part.strip(b"\n") for part in piece.split(b"\n\n")) if s]
+    out = []
+    for part in piece.split(b"\n\n"):
+        if part[:1] == b"\n" or part[-1:] == b"\n":  # more than one blank line
+            part = part.strip(b"\n")
+        if part:
+            out.append(part)
+    return out
 
 
 def parse_digested(
