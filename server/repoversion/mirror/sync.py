@@ -352,12 +352,27 @@ class Sync:
         )
 
     def _old_digests(self, archive: str, suite: str, scope: Scope) -> dict[int | None, list[int]]:
-        """Open rows of a scope in the base version, by stanza digest (two integers a row)."""
+        """Open rows of a scope in the base version, by stanza digest (two integers a row).
+
+        Read through the driver: 60,000 ORM rows cost more than the rest of a re-sync.
+        """
         out: dict[int | None, list[int]] = {}
         query = self._scope_filter(archive, suite, scope).add_columns(Package.stanza)
         with self.ctx.sessions() as s:
-            for pid, digest in s.execute(query):
+            conn = s.connection()
+            compiled = query.compile(dialect=conn.dialect)
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            cur = driver.cursor()
+            params = compiled.params
+            if conn.dialect.paramstyle == "qmark":
+                args: Any = tuple(params[name] for name in compiled.positiontup or ())
+            else:
+                args = params
+            cur.execute(str(compiled), args)
+            for pid, digest in cur.fetchall():
                 out.setdefault(digest, []).append(pid)
+            cur.close()
         return out
 
     def _old_details(
