@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import os
 import uuid
@@ -12,9 +13,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-
-import importlib.util
-
 
 pytest_plugins = [
     p

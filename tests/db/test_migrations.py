@@ -71,7 +71,7 @@ def test_sqlite_runs_in_wal_mode(tmp_path) -> None:  # type: ignore[no-untyped-d
 def test_schema_head_constant_is_alembics_head() -> None:
     from repoversion.db.session import SCHEMA_HEAD
 
-    assert SCHEMA_HEAD == head_revision()
+    assert head_revision() == SCHEMA_HEAD
 
 
 def test_outdated_schema_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]

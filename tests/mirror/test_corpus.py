@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+
 from tests.fixtures.archives import ArchiveServer
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
@@ -24,10 +25,22 @@ def corpus_url():  # type: ignore[no-untyped-def]
 
 def test_corpus_syncs_into_1_0_0(mirror, corpus_url: str) -> None:  # type: ignore[no-untyped-def]
     mirror.env["REPOVERSION_NOW"] = "2026-11-25T00:00:00Z"
-    for name, suites in (("debian", ["bookworm", "bookworm-updates"]),
-                         ("debian-security", ["bookworm-security"])):
-        args = ["archive", "add", name, f"{corpus_url}/{name}", "--component", "main",
-                "--arch", "amd64", "--keyring", DEBIAN_KEYRING]
+    for name, suites in (
+        ("debian", ["bookworm", "bookworm-updates"]),
+        ("debian-security", ["bookworm-security"]),
+    ):
+        args = [
+            "archive",
+            "add",
+            name,
+            f"{corpus_url}/{name}",
+            "--component",
+            "main",
+            "--arch",
+            "amd64",
+            "--keyring",
+            DEBIAN_KEYRING,
+        ]
         for suite in suites:
             args += ["--suite", suite]
         assert mirror.cli(*args).code == 0
@@ -40,17 +53,23 @@ def test_corpus_syncs_into_1_0_0(mirror, corpus_url: str) -> None:  # type: igno
     assert bookworm["release"]["date"] == "2026-07-11T10:16:37Z"
     inrelease = (CORPUS / "debian/dists/bookworm/InRelease").read_bytes()
     assert bookworm["release"]["sha256"] == hashlib.sha256(inrelease).hexdigest()
-    for arc, suite in (("debian", "bookworm"), ("debian", "bookworm-updates"),
-                       ("debian-security", "bookworm-security")):
+    for arc, suite in (
+        ("debian", "bookworm"),
+        ("debian", "bookworm-updates"),
+        ("debian-security", "bookworm-security"),
+    ):
         files = index["archives"][arc]["suites"][suite]["files"]
         assert sorted(files) == ["main/binary-amd64/Packages.xz", "main/i18n/Translation-en.xz"]
         for path, ref in files.items():
             data = (CORPUS / arc / "dists" / suite / path).read_bytes()
             assert ref == {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
     con = sqlite3.connect(mirror.home / "repoversion.db")
-    counts = dict(con.execute(
-        "SELECT s.name, count(*) FROM package p JOIN suite s ON s.id = p.suite_id "
-        "WHERE p.removed IS NULL GROUP BY s.name"))
+    counts = dict(
+        con.execute(
+            "SELECT s.name, count(*) FROM package p JOIN suite s ON s.id = p.suite_id "
+            "WHERE p.removed IS NULL GROUP BY s.name"
+        )
+    )
     con.close()
     assert counts == {"bookworm": 63440, "bookworm-updates": 38, "bookworm-security": 3028}
     again = mirror.sync()

@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 
-from tests.fixtures.archives import Pkg
-
 from repoversion.mirror.http import find_credentials, parse_auth_conf
+from tests.fixtures.archives import Pkg
 
 
 def test_by_hash_is_used_and_falls_back_on_404(mirror, fixture_archive) -> None:  # type: ignore[no-untyped-def]
@@ -21,8 +20,10 @@ def test_by_hash_is_used_and_falls_back_on_404(mirror, fixture_archive) -> None:
     before = len(arc.requests)
     assert mirror.sync()["repoversion"] == "1.1.0"
     fetched = arc.requests[before:]
-    assert any(p.endswith("main/binary-amd64/Packages.xz") or
-               p.endswith("main/binary-amd64/Packages.gz") for p in fetched), fetched
+    assert any(
+        p.endswith("main/binary-amd64/Packages.xz") or p.endswith("main/binary-amd64/Packages.gz")
+        for p in fetched
+    ), fetched
 
 
 def test_falls_back_to_release_and_release_gpg(mirror, fixture_archive) -> None:  # type: ignore[no-untyped-def]
@@ -72,14 +73,16 @@ def test_auth_conf_credentials(mirror, fixture_archive) -> None:  # type: ignore
     assert "auth.conf" in mirror.sync_fails()
     host = arc.url.split("://", 1)[1]
     (mirror.home / "auth.conf").write_text(
-        f"# private upstream\nmachine http://{host} login user password s3cret\n")
+        f"# private upstream\nmachine http://{host} login user password s3cret\n"
+    )
     assert mirror.sync()["repoversion"] == "1.0.0"
 
 
 def test_auth_conf_matching_rules() -> None:
     entries = parse_auth_conf(
         "machine example.org/private login a password b\n"
-        "machine http://plain.example:8080 login c password d\n")
+        "machine http://plain.example:8080 login c password d\n"
+    )
     assert find_credentials(entries, "https://example.org/private/debian/") == ("a", "b")
     assert find_credentials(entries, "http://example.org/private/debian/") is None
     assert find_credentials(entries, "https://example.org/public/") is None
@@ -96,9 +99,28 @@ def test_https_upstream_with_its_own_ca(mirror, fixture_archive, tmp_path) -> No
 
     arc = fixture_archive([Pkg("hello", "1.0")])
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(arc.root))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -107,8 +129,20 @@ def test_https_upstream_with_its_own_ca(mirror, fixture_archive, tmp_path) -> No
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         url = f"https://127.0.0.1:{httpd.server_address[1]}"
-        base = ["archive", "add", "tls", url, "--suite", "bookworm", "--component", "main",
-                "--arch", "amd64", "--keyring", str(arc.keyring_path)]
+        base = [
+            "archive",
+            "add",
+            "tls",
+            url,
+            "--suite",
+            "bookworm",
+            "--component",
+            "main",
+            "--arch",
+            "amd64",
+            "--keyring",
+            str(arc.keyring_path),
+        ]
         assert mirror.cli(*base).code == 0
         assert "TLS certificate not trusted" in mirror.sync_fails()
         assert mirror.cli("archive", "remove", "tls").code == 0
@@ -130,7 +164,7 @@ def test_http_proxy_from_the_environment(mirror, fixture_archive) -> None:  # ty
     class Proxy(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             seen.append(self.path)
             try:
                 with direct.open(self.path, timeout=10) as upstream:
@@ -150,8 +184,9 @@ def test_http_proxy_from_the_environment(mirror, fixture_archive) -> None:  # ty
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
     try:
         mirror.add(arc)
-        mirror.env.update({"http_proxy": f"http://127.0.0.1:{proxy.server_address[1]}",
-                           "no_proxy": ""})
+        mirror.env.update(
+            {"http_proxy": f"http://127.0.0.1:{proxy.server_address[1]}", "no_proxy": ""}
+        )
         assert mirror.sync()["repoversion"] == "1.0.0"
     finally:
         proxy.shutdown()

@@ -20,11 +20,13 @@ COUNT = 20_000
 
 def stanza(name: str, version: str) -> str:
     digest = hashlib.sha256(f"{name} {version}".encode()).hexdigest()
-    return (f"Package: {name}\nVersion: {version}\nArchitecture: amd64\n"
-            f"Maintainer: Nobody <nobody@example.invalid>\nInstalled-Size: 10\n"
-            f"Filename: pool/main/{name[0]}/{name}/{name}_{version}_amd64.deb\nSize: 1234\n"
-            f"SHA256: {digest}\nSection: misc\nPriority: optional\n"
-            f"Description: synthetic package {name}\n")
+    return (
+        f"Package: {name}\nVersion: {version}\nArchitecture: amd64\n"
+        f"Maintainer: Nobody <nobody@example.invalid>\nInstalled-Size: 10\n"
+        f"Filename: pool/main/{name[0]}/{name}/{name}_{version}_amd64.deb\nSize: 1234\n"
+        f"SHA256: {digest}\nSection: misc\nPriority: optional\n"
+        f"Description: synthetic package {name}\n"
+    )
 
 
 def publish(root: Path, key, packages: dict[str, str], date: datetime) -> None:  # type: ignore[no-untyped-def]
@@ -36,12 +38,16 @@ def publish(root: Path, key, packages: dict[str, str], date: datetime) -> None: 
     lines = []
     for section, algo in (("SHA256", hashlib.sha256), ("MD5Sum", hashlib.md5)):
         lines.append(f"{section}:")
-        for path, data in (("main/binary-amd64/Packages", text),
-                           ("main/binary-amd64/Packages.xz", xz)):
+        for path, data in (
+            ("main/binary-amd64/Packages", text),
+            ("main/binary-amd64/Packages.xz", xz),
+        ):
             lines.append(f" {algo(data).hexdigest()} {len(data)} {path}")
-    release = (f"Origin: Synthetic\nLabel: Synthetic\nSuite: bookworm\nCodename: bookworm\n"
-               f"Date: {date.strftime('%a, %d %b %Y %H:%M:%S UTC')}\nArchitectures: amd64\n"
-               f"Components: main\n" + "\n".join(lines) + "\n").encode()
+    release = (
+        f"Origin: Synthetic\nLabel: Synthetic\nSuite: bookworm\nCodename: bookworm\n"
+        f"Date: {date.strftime('%a, %d %b %Y %H:%M:%S UTC')}\nArchitectures: amd64\n"
+        f"Components: main\n" + "\n".join(lines) + "\n"
+    ).encode()
     (dist / "InRelease").write_bytes(key.clearsign(release))
 
 
@@ -63,9 +69,23 @@ def test_each_one_percent_version_adds_at_most_five_percent(mirror, gpg_key, tmp
     keyring = gpg_key.write_keyring(tmp_path / "k.gpg")
     with ArchiveServer() as server:
         server.mount("synthetic", root)
-        assert mirror.cli("archive", "add", "synthetic", f"{server.base_url}/synthetic",
-                          "--suite", "bookworm", "--component", "main", "--arch", "amd64",
-                          "--keyring", str(keyring)).code == 0
+        assert (
+            mirror.cli(
+                "archive",
+                "add",
+                "synthetic",
+                f"{server.base_url}/synthetic",
+                "--suite",
+                "bookworm",
+                "--component",
+                "main",
+                "--arch",
+                "amd64",
+                "--keyring",
+                str(keyring),
+            ).code
+            == 0
+        )
         assert mirror.sync()["repoversion"] == "1.0.0"
         first = db_size(mirror.home)
         previous = first

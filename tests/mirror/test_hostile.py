@@ -3,10 +3,12 @@ nothing is committed, what was stored stays, and a later good sync completes."""
 
 from __future__ import annotations
 
+import contextlib
 import lzma
 from datetime import UTC, datetime
 
 import pytest
+
 from tests.fixtures.archives import FileInfo, Pkg
 
 PACKAGES_XZ = "main/binary-amd64/Packages.xz"
@@ -18,10 +20,8 @@ def relist(arc, suite: str, rel: str, data: bytes) -> None:  # type: ignore[no-u
     arc.listings[suite][rel] = FileInfo.of(data)
     plain = rel.removesuffix(".xz")
     if plain != rel and plain in arc.listings[suite]:
-        try:
+        with contextlib.suppress(lzma.LZMAError):
             arc.listings[suite][plain] = FileInfo.of(lzma.decompress(data))
-        except lzma.LZMAError:
-            pass
     arc.resign()
 
 
@@ -92,8 +92,9 @@ def test_decompression_bomb(mirror, synced) -> None:  # type: ignore[no-untyped-
     refused(mirror, PACKAGES_XZ, "more than")
 
 
-@pytest.mark.parametrize("filename", ["pool/../../../etc/passwd", "/etc/passwd",
-                                      "pool/main/h/x\\..\\y.deb"])
+@pytest.mark.parametrize(
+    "filename", ["pool/../../../etc/passwd", "/etc/passwd", "pool/main/h/x\\..\\y.deb"]
+)
 def test_unsafe_filename(mirror, synced, filename: str) -> None:  # type: ignore[no-untyped-def]
     synced.add(Pkg("evil", "1.0", index_overrides={"Filename": filename}))
     synced.publish()
@@ -101,8 +102,7 @@ def test_unsafe_filename(mirror, synced, filename: str) -> None:  # type: ignore
 
 
 def test_same_package_twice_with_different_contents(mirror, synced) -> None:  # type: ignore[no-untyped-def]
-    synced.add(Pkg("impostor", "1.0", files={"x": b"other"},
-                   index_overrides={"Package": "hello"}))
+    synced.add(Pkg("impostor", "1.0", files={"x": b"other"}, index_overrides={"Package": "hello"}))
     synced.publish()
     refused(mirror, "Packages", "hello", "twice")
 
@@ -122,8 +122,9 @@ def test_release_dated_in_the_future(mirror, synced) -> None:  # type: ignore[no
 
 def test_expired_valid_until(mirror, synced) -> None:  # type: ignore[no-untyped-def]
     synced.add(Pkg("new", "1.0"))
-    synced.publish(date=datetime(2025, 1, 1, tzinfo=UTC),
-                   valid_until=datetime(2025, 2, 1, tzinfo=UTC))
+    synced.publish(
+        date=datetime(2025, 1, 1, tzinfo=UTC), valid_until=datetime(2025, 2, 1, tzinfo=UTC)
+    )
     refused(mirror, "InRelease", "expired")
 
 

@@ -10,6 +10,7 @@ import sys
 import textwrap
 
 import pytest
+
 from tests.fixtures.archives import Pkg
 
 CHILD = textwrap.dedent("""
@@ -41,10 +42,13 @@ CHILD = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("point", ["after-index-download", "after-parse",
-                                   "after-reserving-version", "after-rows-before-commit"])
-def test_killed_sync_commits_nothing_and_the_next_completes(mirror, fixture_archive,
-                                                            point: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    "point",
+    ["after-index-download", "after-parse", "after-reserving-version", "after-rows-before-commit"],
+)
+def test_killed_sync_commits_nothing_and_the_next_completes(
+    mirror, fixture_archive, point: str
+) -> None:  # type: ignore[no-untyped-def]
     arc = fixture_archive([Pkg("hello", "1.0"), Pkg("world", "1.0")])
     mirror.add(arc)
     assert mirror.sync()["repoversion"] == "1.0.0"
@@ -53,8 +57,13 @@ def test_killed_sync_commits_nothing_and_the_next_completes(mirror, fixture_arch
     arc.remove("world")
     arc.publish()
     env = {**os.environ, **mirror.env}
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(mirror.home), point], env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(mirror.home), point],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == -signal.SIGKILL, (proc.stdout, proc.stderr)
     assert mirror.versions() == ["1.0.0"]
     assert mirror.show("1.0.0") == before

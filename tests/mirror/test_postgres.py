@@ -21,7 +21,10 @@ def test_sync_numbering_and_diff_on_postgresql(tmp_path, run_cli, pg_url, fixtur
     arc.publish()
     out = mirror.sync()
     assert (out["repoversion"], out["changes"]["added"], out["changes"]["upgraded"]) == (
-        "1.1.0", 1, 1)
+        "1.1.0",
+        1,
+        1,
+    )
     assert mirror.sync()["new"] is False
     arc.remove("world")
     arc.publish()

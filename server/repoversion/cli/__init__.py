@@ -14,7 +14,6 @@ import click
 from repoversion.cli.common import Obj
 from repoversion.errors import RepoversionError
 
-
 #: command name → the module under repoversion.cli defining it (in its COMMANDS list).
 #: Modules are imported when their command runs, so `repoversion sync` does not pay for
 #: the web server's imports.

@@ -44,7 +44,10 @@ class Base(DeclarativeBase):
 
 
 class Archive(Base):
-    """One configured upstream apt repository. Its keyring and CA live here so every node has them."""
+    """One configured upstream apt repository.
+
+    Its keyring and CA live here, so every node sharing the database has them.
+    """
 
     __tablename__ = "archive"
 
