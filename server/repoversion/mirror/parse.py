@@ -23,9 +23,10 @@ PIECE = 4 << 20
 _DONE = object()
 
 
-def stanza_digest(stanza: bytes) -> int:
+def stanza_digest(stanza: bytes, _blake: Any = hashlib.blake2b, _int: Any = int.from_bytes) -> int:
     """A signed 64-bit digest of one stanza's bytes (fits a BIGINT column)."""
-    return int.from_bytes(hashlib.blake2b(stanza, digest_size=8).digest(), "big", signed=True)
+    digest: int = _int(_blake(stanza, digest_size=8).digest(), "big", signed=True)
+    return digest
 
 
 def _chunks_in_thread(data: bytes, kind: str, max_size: int, what: str) -> Iterator[bytes]:

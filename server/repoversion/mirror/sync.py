@@ -408,7 +408,7 @@ class Sync:
         """Read every index of a scope; parse only stanzas the base version lacks."""
         old_by_digest = self._old_digests(arc.name, suite, scope)
         seen: set[int] = set()
-        added: dict[int, PackageRecord] = {}
+        added: dict[int, Any] = {}  # PackageRecord, or BinaryPackage for .debs
         origin: dict[int, str] = {}
         kind = scope[1]
         parser: Any = parse_packages if kind == "deb" else parse_sources
@@ -427,26 +427,18 @@ class Sync:
                 expected_size=expected,
             ):
                 fresh: list[tuple[int, bytes]] = []
-                for stanza in stanzas:
-                    digest = stanza_digest(stanza)
+                for stanza, digest in zip(stanzas, map(stanza_digest, stanzas), strict=True):
                     if digest not in seen:
                         seen.add(digest)
                         if digest not in old_by_digest:
                             fresh.append((digest, stanza))
-                for digest, item in parse_digested(fresh, parser, what):
-                    origin[digest] = what
-                    added[digest] = (
-                        _record(item, what)
-                        if kind == "dsc"
-                        else PackageRecord(
-                            item.name,
-                            item.version,
-                            item.architecture,
-                            item.filename,
-                            item.sha256,
-                            item.size,
-                        )
-                    )
+                parsed = parse_digested(fresh, parser, what)
+                origin.update(dict.fromkeys((d for d, _ in parsed), what))
+                if kind == "dsc":
+                    added.update((d, _record(item, what)) for d, item in parsed)
+                else:
+                    # a BinaryPackage has every field a PackageRecord of a .deb needs
+                    added.update(parsed)
             del data
         close = [
             pid for d, ids in old_by_digest.items() if d is None or d not in seen for pid in ids
@@ -485,7 +477,7 @@ class Sync:
             for change in snap.scopes.values():
                 for _, r in change.add:
                     wanted[r.sha256] = (r.filename, r.size)
-                    for path, sha, size in r.files:
+                    for path, sha, size in getattr(r, "files", ()):
                         wanted[sha] = (path, size)
         with transaction(self.ctx.sessions) as s:
             digests = list(wanted)
