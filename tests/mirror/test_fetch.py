@@ -191,3 +191,26 @@ def test_http_proxy_from_the_environment(mirror, fixture_archive) -> None:  # ty
     finally:
         proxy.shutdown()
     assert any(p.startswith(arc.url) and p.endswith("/InRelease") for p in seen), seen
+
+
+def test_progress_reports_every_stage_to_completion(mirror, fixture_archive) -> None:  # type: ignore[no-untyped-def]
+    from repoversion.config import load_settings
+    from repoversion.context import Context
+    from repoversion.mirror.sync import run_sync
+
+    arc = fixture_archive([Pkg(f"p{i}", "1.0") for i in range(3)])
+    mirror.add(arc, "--policy", "immediate")
+    seen: dict[str, tuple[int, int]] = {}
+    ctx = Context(load_settings(mirror.home, environ=mirror.env))
+    try:
+        result = run_sync(
+            ctx, progress=lambda stage, done, total: seen.__setitem__(stage, (done, total))
+        )
+    finally:
+        ctx.close()
+    assert result.repoversion == "1.0.0"
+    assert seen["debian/bookworm"] == (1, 1)
+    assert seen["debian pool"] == (3, 3)
+    assert seen["commit"] == (1, 1)
+    index = seen["debian/bookworm main/binary-amd64/Packages"]
+    assert index[0] == index[1] > 100

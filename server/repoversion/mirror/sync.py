@@ -293,6 +293,7 @@ class Sync:
             "fields": {k: v for k, v in release.fields.items() if k in RELEASE_KEEP},
             "entries": entries,
         }
+        self.progress(f"{arc.name}/{suite}", 1, 1)
         return snap
 
     def _index(
@@ -414,11 +415,14 @@ class Sync:
         parser: Any = parse_packages if kind == "deb" else parse_sources
         for plan, path, compression in parts:
             what = f"{arc.name}: dists/{suite}/{path}"
-            self.progress(f"{arc.name}/{suite} {plan.path}", 0, 1)
+            label = f"{arc.name}/{suite} {plan.path}"
+            expected = plan.uncompressed.size if plan.uncompressed is not None else None
+            todo = expected or 1
+            self.progress(label, 0, todo)
+            done = 0
             data = fetched.pop(path, None)
             if data is None:
                 data = self.store.read_bytes(release.files[path].sha256)
-            expected = plan.uncompressed.size if plan.uncompressed is not None else None
             for stanzas in iter_stanzas(
                 data,
                 compression,
@@ -426,6 +430,8 @@ class Sync:
                 what=what,
                 expected_size=expected,
             ):
+                done += sum(map(len, stanzas)) + 2 * len(stanzas)
+                self.progress(label, min(done, todo), todo)
                 fresh: list[tuple[int, bytes]] = []
                 for stanza, digest in zip(stanzas, map(stanza_digest, stanzas), strict=True):
                     if digest not in seen:
@@ -439,6 +445,7 @@ class Sync:
                 else:
                     # a BinaryPackage has every field a PackageRecord of a .deb needs
                     added.update(parsed)
+            self.progress(label, todo, todo)
             del data
         close = [
             pid for d, ids in old_by_digest.items() if d is None or d not in seen for pid in ids
