@@ -174,3 +174,25 @@ def test_sync_json_when_nothing_is_configured(mirror) -> None:  # type: ignore[n
     out = mirror.sync()
     assert out["new"] is False
     assert json.loads(mirror.cli("versions", "--json").stdout) == []
+
+
+def test_an_architecture_no_longer_mirrored_drops_its_packages(mirror, fixture_archive) -> None:  # type: ignore[no-untyped-def]
+    arc = fixture_archive(
+        [
+            Pkg("hello", "1.0"),
+            Pkg("armonly", "1.0", architecture="arm64"),
+            Pkg("hello", "1.0", architecture="arm64"),
+        ]
+    )
+    mirror.add(arc, archs=("amd64", "arm64"))
+    assert mirror.sync()["changes"]["added"] == 3
+    assert mirror.cli("archive", "remove", "debian").code == 0
+    mirror.add(arc, archs=("amd64",))
+    out = mirror.sync()
+    assert (out["repoversion"], out["bump"]) == ("2.0.0", "major")
+    assert out["changes"]["removed"] == 2
+    diff = mirror.diff("1.0.0", "2.0.0")
+    assert sorted((p["name"], p["architecture"]) for p in diff["removed"]) == [
+        ("armonly", "arm64"),
+        ("hello", "arm64"),
+    ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -268,6 +269,7 @@ class Sync:
                 if is_new:
                     changed.add(scope)
         snap.all_scopes = set(scope_parts)
+        changed |= _shrunk_scopes(prev, scope_parts)
         for scope in sorted(changed):
             snap.scopes[scope] = self._parse_scope(
                 arc, suite, scope, scope_parts[scope], release, fetched
@@ -526,6 +528,28 @@ RELEASE_KEEP = (
     "Changelogs",
     "No-Support-for-Architecture-all",
 )
+
+
+_INDEX_PATH = re.compile(r"(?P<component>.+)/(?:binary-[^/]+/Packages|source/Sources)(?:\.\w+)?")
+
+
+def _shrunk_scopes(
+    prev: PrevSuite | None, parts: dict[Scope, list[tuple[IndexPlan, str, str]]]
+) -> set[Scope]:
+    """Scopes that lost an index since the base version (an architecture no longer
+    mirrored): they must be re-read, or that index's packages would stay."""
+    out: set[Scope] = set()
+    if prev is None:
+        return out
+    served = {path for items in parts.values() for _, path, _ in items}
+    for path in prev.files:
+        m = _INDEX_PATH.fullmatch(path)
+        if m is None or path in served:
+            continue
+        scope = (m["component"], "dsc" if path.split("/")[-1].startswith("Sources") else "deb")
+        if scope in parts:
+            out.add(scope)
+    return out
 
 
 def _record(src: Any, what: str) -> PackageRecord:
