@@ -76,16 +76,16 @@ def materialize_cmd(obj: Obj, ref: str, lockfile: Path | None, as_json: bool) ->
 
 
 def _run(fetcher: Fetcher, version: str, wanted: list[Wanted], workers: int, quiet: bool):  # type: ignore[no-untyped-def]
-    from repoversion.cli.sync import progress_bar
+    from repoversion.cli.common import progress
 
-    with progress_bar(sys.stderr.isatty() and not quiet) as bar:
-        task = bar.add_task("materialize", total=None) if bar is not None else None  # type: ignore[attr-defined]
-
-        def report(done: int, total: int) -> None:
-            if bar is not None:
-                bar.update(task, completed=done, total=max(total, 1))  # type: ignore[attr-defined]
-
-        return materialize(fetcher, version, wanted, concurrency=workers, progress=report)
+    with progress(sys.stderr.isatty() and not quiet) as report:
+        return materialize(
+            fetcher,
+            version,
+            wanted,
+            concurrency=workers,
+            progress=lambda done, total: report("materialize", done, total),
+        )
 
 
 COMMANDS = [materialize_cmd]

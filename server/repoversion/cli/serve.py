@@ -196,21 +196,12 @@ def _ensure_archives(obj: Obj) -> None:
 
 def _first_sync(obj: Obj) -> bool:
     """Sync once; on failure say why in one sentence. :returns: whether it worked."""
-    from repoversion.cli.sync import progress_bar
+    from repoversion.cli.common import progress
     from repoversion.mirror.sync import run_sync
 
     click.echo("Syncing (pool files are fetched when first asked for)...", err=True)
     try:
-        with progress_bar(sys.stderr.isatty()) as bar:
-            tasks: dict[str, Any] = {}
-
-            def report(stage: str, done: int, total: int) -> None:
-                if bar is None:
-                    return
-                if stage not in tasks:
-                    tasks[stage] = bar.add_task(stage, total=max(total, 1))  # type: ignore[attr-defined]
-                bar.update(tasks[stage], completed=done, total=max(total, 1))  # type: ignore[attr-defined]
-
+        with progress(sys.stderr.isatty()) as report:
             result = run_sync(obj.ctx, progress=report)
     except RepoversionError as exc:
         click.echo(

@@ -4,32 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import click
 
-from repoversion.cli.common import Obj, json_option, pass_obj, print_json
+from repoversion.cli.common import Obj, json_option, pass_obj, print_json, progress
 from repoversion.db.session import transaction
 from repoversion.versions import BUMPS, read_index, resolve_ref
-
-
-@contextmanager
-def progress_bar(enabled: bool) -> Iterator[object]:
-    """A rich progress bar on a terminal; nothing otherwise."""
-    if not enabled:
-        yield None
-        return
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        transient=True,
-        console=None,
-    ) as bar:
-        yield bar
 
 
 @click.command()
@@ -45,16 +25,7 @@ def sync(obj: Obj, bump: str | None, as_json: bool) -> None:
     """Mirror every archive; commit a new repoversion if anything changed."""
     from repoversion.mirror.sync import run_sync
 
-    with progress_bar(sys.stderr.isatty() and not as_json) as bar:
-        tasks: dict[str, object] = {}
-
-        def report(stage: str, done: int, total: int) -> None:
-            if bar is None:
-                return
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=max(total, 1))  # type: ignore[attr-defined]
-            bar.update(tasks[stage], completed=done, total=max(total, 1))  # type: ignore[attr-defined]
-
+    with progress(sys.stderr.isatty() and not as_json) as report:
         result = run_sync(obj.ctx, bump=bump, progress=report)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
