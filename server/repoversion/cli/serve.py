@@ -120,6 +120,9 @@ def run_gunicorn(
             self.cfg.set("workers", workers)
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("threads", 4)
+            # One listening socket per worker: the kernel spreads keep-alive connections,
+            # where a shared socket lets one worker take them all (make bench, 50 KB files).
+            self.cfg.set("reuse_port", True)
             self.cfg.set("keepalive", 30)
             self.cfg.set("timeout", 300)
             self.cfg.set("graceful_timeout", 10)
