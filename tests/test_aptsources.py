@@ -64,7 +64,12 @@ def test_parse_deb822_keeps_enabled_entries_and_their_options() -> None:
             ("bookworm", "bookworm-updates"),
             ("main", "contrib"),
         ),
-        (("deb",), ("http://mirror.example.org/debian-security",), ("bookworm-security",), ("main",)),
+        (
+            ("deb",),
+            ("http://mirror.example.org/debian-security",),
+            ("bookworm-security",),
+            ("main",),
+        ),
     ]
     assert entries[1].options == {
         "architectures": "amd64 arm64",

@@ -47,7 +47,10 @@ class Settings:
     signing_key: Path | None = None
     now: datetime | None = None
     bind: str = "127.0.0.1:8080"
-    workers: int = field(default_factory=lambda: 2 * (os.cpu_count() or 1) + 1)
+    # cores, not gunicorn's 2 x cores + 1 for sync workers: each gthread worker runs 4
+    # threads, and more processes than cores made the p99 of small files 5-10x worse
+    # (make bench, docs/benchmarks.md)
+    workers: int = field(default_factory=lambda: max(2, os.cpu_count() or 1))
     ostree_repo: Path | None = None
     languages: tuple[str, ...] = ("en",)
     download_concurrency: int = 8

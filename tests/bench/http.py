@@ -104,7 +104,7 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
         default="default,cores",
         metavar="LIST",
         help="gunicorn workers of repoversion serve alone, comma-separated numbers or "
-        "'default' (the workers setting, 2 x cores + 1) or 'cores'; the first is held "
+        "'default' (the workers setting: the cores, at least 2) or 'cores'; the first is held "
         "to the targets and also runs behind nginx, the others are reported "
         "(default: default,cores)",
     )

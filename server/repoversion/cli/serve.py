@@ -157,7 +157,7 @@ def _check_bind(bind: str) -> None:
     "--workers",
     type=click.IntRange(min=1),
     default=None,
-    help="Worker processes (default: the workers setting, 2 x cores + 1).",
+    help="Worker processes (default: the workers setting, the number of cores, at least 2).",
 )
 @pass_obj
 def serve(obj: Obj, bind: str | None, workers: int | None) -> None:
