@@ -53,5 +53,8 @@ class Context:
         return Signer(self.settings.signing_key_path)
 
     def close(self) -> None:
+        """Release what was opened: database connections, the signer's gpg-agent."""
+        if "signer" in self.__dict__:
+            self.signer.close()
         if "engine" in self.__dict__:
             self.engine.dispose()

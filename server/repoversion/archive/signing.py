@@ -43,17 +43,19 @@ def _gpg(home: Path, *args: str, data: bytes | None = None) -> bytes:
     return proc.stdout
 
 
-def _private_home() -> Path:
-    home = Path(tempfile.mkdtemp(prefix="repoversion-gnupg-"))
-    home.chmod(0o700)
-
-    def cleanup() -> None:
+def _remove_home(home: Path) -> None:
+    """Stop the gpg-agent of a private GnuPG home and delete it."""
+    if home.exists():
         subprocess.run(
             ["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True, check=False
         )
         shutil.rmtree(home, ignore_errors=True)
 
-    atexit.register(cleanup)
+
+def _private_home() -> Path:
+    home = Path(tempfile.mkdtemp(prefix="repoversion-gnupg-"))
+    home.chmod(0o700)
+    atexit.register(_remove_home, home)
     return home
 
 
@@ -114,6 +116,15 @@ class Signer:
                 self._fpr = _fingerprint(home)
                 self._home = home
             return self._home
+
+    def close(self) -> None:
+        """Stop this signer's gpg-agent and delete its private home (it is made anew if
+        the signer is used again). Servers call it when a worker exits, where atexit
+        handlers do not run."""
+        with self._lock:
+            if self._home is not None:
+                _remove_home(self._home)
+                self._home = None
 
     @property
     def fingerprint(self) -> str:

@@ -114,6 +114,14 @@ def run_gunicorn(
         if worker is not None:
             worker.stop()
 
+    def worker_exit(_server: Any, gunicorn_worker: Any) -> None:
+        # gunicorn workers leave through os._exit: atexit handlers (the signer's gpg-agent
+        # clean-up) would not run.
+        app = getattr(gunicorn_worker, "wsgi", None)
+        ctx = getattr(app, "extensions", {}).get("repoversion")
+        if ctx is not None:
+            ctx.close()
+
     class App(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             self.cfg.set("bind", bind)
@@ -130,6 +138,7 @@ def run_gunicorn(
             self.cfg.set("loglevel", settings.log_level.lower())
             self.cfg.set("when_ready", when_ready)
             self.cfg.set("on_exit", on_exit)
+            self.cfg.set("worker_exit", worker_exit)
             if "control_socket_disable" in self.cfg.settings:
                 # gunicorn >= 25 would otherwise share one ~/.gunicorn/gunicorn.ctl between
                 # every server this user runs.

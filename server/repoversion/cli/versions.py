@@ -21,7 +21,10 @@ def versions(obj: Obj, as_json: bool) -> None:
     elif not rows:
         click.echo("No repoversion yet; run `repoversion sync`.", err=True)
     else:
-        print_table(rows, ["repoversion", "created", "bump", "parent", "state"])
+        print_table(
+            [{**r, "parent": r["parent"] or "-"} for r in rows],
+            ["repoversion", "created", "bump", "parent", "state"],
+        )
 
 
 COMMANDS = [versions]
