@@ -17,7 +17,7 @@ CHILD = textwrap.dedent("""
     import os, signal, sys
     from repoversion.config import load_settings
     from repoversion.context import Context
-    from repoversion.mirror import commit, sync
+    from repoversion.mirror import commit, scopes, sync
 
     home, point = sys.argv[1], sys.argv[2]
 
@@ -32,7 +32,7 @@ CHILD = textwrap.dedent("""
     if point == "after-index-download":
         die_after(sync.Sync, "_index")
     elif point == "after-parse":
-        die_after(sync.Sync, "_parse_scope")
+        die_after(scopes.ScopeReader, "read")
     elif point == "after-rows-before-commit":
         die_after(commit.Committer, "_record_blobs")
     elif point == "after-reserving-version":

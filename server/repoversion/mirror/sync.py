@@ -13,24 +13,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 
-from repoversion.archive.indices import parse_packages, parse_sources
-from repoversion.archive.release import IndexPlan, Release, check_freshness, parse_release
+from repoversion.archive.release import IndexPlan, check_freshness, parse_release
 from repoversion.archive.verify import verify_signed_release
 from repoversion.context import Context
 from repoversion.db.models import (
     Archive,
-    Blob,
     IndexFile,
-    Package,
     Repoversion,
     Suite,
     SuiteRelease,
@@ -42,12 +37,11 @@ from repoversion.mirror.http import NotFoundUpstream, Upstream, parse_auth_conf
 from repoversion.mirror.model import (
     ArchiveInfo,
     FileRef,
-    PackageRecord,
     Scope,
-    ScopeChange,
     SuiteSnapshot,
 )
-from repoversion.mirror.parse import iter_stanzas, parse_digested, stanza_digest
+from repoversion.mirror.pool import download_pool
+from repoversion.mirror.scopes import ScopeReader, shrunk_scopes
 from repoversion.timefmt import iso, utc
 
 log = logging.getLogger(__name__)
@@ -103,6 +97,7 @@ class Sync:
         self.blobs: dict[str, int] = {}
         self.warnings: list[str] = []
         self.base_id: int | None = None
+        self.scopes = ScopeReader(ctx, self.progress)
         auth = self.settings.auth_conf
         self.auth = parse_auth_conf(auth.read_text()) if auth.is_file() else []
 
@@ -169,7 +164,15 @@ class Sync:
                 for suite in arc.suites
             ]
             if arc.policy == "immediate":
-                self._download_pool(up, arc, snaps)
+                self.blobs.update(
+                    download_pool(
+                        self.ctx,
+                        up,
+                        snaps,
+                        self.settings.download_concurrency,
+                        lambda done, total: self.progress(f"{arc.name} pool", done, total),
+                    )
+                )
             return snaps
         finally:
             up.close()
@@ -269,10 +272,10 @@ class Sync:
                 if is_new:
                     changed.add(scope)
         snap.all_scopes = set(scope_parts)
-        changed |= _shrunk_scopes(prev, scope_parts)
+        changed |= shrunk_scopes(prev.files if prev else None, scope_parts)
         for scope in sorted(changed):
-            snap.scopes[scope] = self._parse_scope(
-                arc, suite, scope, scope_parts[scope], release, fetched
+            snap.scopes[scope] = self.scopes.read(
+                arc.name, suite, scope, scope_parts[scope], release, fetched
             )
         raw_all = raw.get("InRelease") or raw["Release"]
         if arc.mode == "verbatim":
@@ -340,183 +343,6 @@ class Sync:
             )
         return None
 
-    def _scope_filter(self, archive: str, suite: str, scope: Scope) -> Any:
-        component, kind = scope
-        return (
-            select(Package.id)
-            .join(Suite, Suite.id == Package.suite_id)
-            .where(
-                Suite.archive == archive,
-                Suite.name == suite,
-                Package.component == component,
-                Package.kind == kind,
-                Package.removed.is_(None),
-            )
-        )
-
-    def _old_digests(self, archive: str, suite: str, scope: Scope) -> dict[int | None, list[int]]:
-        """Open rows of a scope in the base version, by stanza digest (two integers a row).
-
-        Read through the driver: 60,000 ORM rows cost more than the rest of a re-sync.
-        """
-        out: dict[int | None, list[int]] = {}
-        query = self._scope_filter(archive, suite, scope).add_columns(Package.stanza)
-        with self.ctx.sessions() as s:
-            conn = s.connection()
-            compiled = query.compile(dialect=conn.dialect)
-            driver = conn.connection.driver_connection
-            assert driver is not None
-            cur = driver.cursor()
-            params = compiled.params
-            if conn.dialect.paramstyle == "qmark":
-                args: Any = tuple(params[name] for name in compiled.positiontup or ())
-            else:
-                args = params
-            cur.execute(str(compiled), args)
-            for pid, digest in cur.fetchall():
-                out.setdefault(digest, []).append(pid)
-            cur.close()
-        return out
-
-    def _old_details(
-        self, archive: str, suite: str, scope: Scope, ids: list[int], names: set[str]
-    ) -> list[tuple[int, str, str, str, str]]:
-        """(id, name, version, arch, sha256) of every open row of the scope named like
-        ``names`` or like the rows ``ids``: all a diff needs, without reading the rest."""
-        base = self._scope_filter(archive, suite, scope)
-        names = set(names)
-        with self.ctx.sessions() as s:
-            for i in range(0, len(ids), 500):
-                names.update(
-                    s.scalars(select(Package.name).where(Package.id.in_(ids[i : i + 500])))
-                )
-            wanted = sorted(names)
-            rows: list[tuple[int, str, str, str, str]] = []
-            for i in range(0, len(wanted), 500):
-                query = base.add_columns(
-                    Package.name, Package.version, Package.architecture, Package.sha256
-                ).where(Package.name.in_(wanted[i : i + 500]))
-                rows += [(r[0], r[1], r[2], r[3], r[4]) for r in s.execute(query)]
-        return rows
-
-    def _parse_scope(
-        self,
-        arc: ArchiveConf,
-        suite: str,
-        scope: Scope,
-        parts: list[tuple[IndexPlan, str, str]],
-        release: Release,
-        fetched: dict[str, bytes],
-    ) -> ScopeChange:
-        """Read every index of a scope; parse only stanzas the base version lacks."""
-        old_by_digest = self._old_digests(arc.name, suite, scope)
-        seen: set[int] = set()
-        added: dict[int, Any] = {}  # PackageRecord, or BinaryPackage for .debs
-        origin: dict[int, str] = {}
-        kind = scope[1]
-        parser: Any = parse_packages if kind == "deb" else parse_sources
-        for plan, path, compression in parts:
-            what = f"{arc.name}: dists/{suite}/{path}"
-            label = f"{arc.name}/{suite} {plan.path}"
-            expected = plan.uncompressed.size if plan.uncompressed is not None else None
-            todo = expected or 1
-            self.progress(label, 0, todo)
-            done = 0
-            data = fetched.pop(path, None)
-            if data is None:
-                data = self.store.read_bytes(release.files[path].sha256)
-            for stanzas in iter_stanzas(
-                data,
-                compression,
-                max_size=self.settings.max_index_size,
-                what=what,
-                expected_size=expected,
-            ):
-                done += sum(map(len, stanzas)) + 2 * len(stanzas)
-                self.progress(label, min(done, todo), todo)
-                fresh: list[tuple[int, bytes]] = []
-                for stanza, digest in zip(stanzas, map(stanza_digest, stanzas), strict=True):
-                    if digest not in seen:
-                        seen.add(digest)
-                        if digest not in old_by_digest:
-                            fresh.append((digest, stanza))
-                parsed = parse_digested(fresh, parser, what)
-                origin.update(dict.fromkeys((d for d, _ in parsed), what))
-                if kind == "dsc":
-                    added.update((d, _record(item, what)) for d, item in parsed)
-                else:
-                    # a BinaryPackage has every field a PackageRecord of a .deb needs
-                    added.update(parsed)
-            self.progress(label, todo, todo)
-            del data
-        close = [
-            pid for d, ids in old_by_digest.items() if d is None or d not in seen for pid in ids
-        ]
-        closing = set(close)
-        old = (
-            self._old_details(arc.name, suite, scope, close, {r.name for r in added.values()})
-            if old_by_digest
-            else []
-        )
-        kept = {(r[1], r[2], r[3]): r[4] for r in old if r[0] not in closing}
-        change = ScopeChange(close=close)
-        for digest, rec in added.items():
-            ident = (rec.name, rec.version, rec.architecture)
-            other = kept.get(ident)
-            if other is not None and other != rec.sha256:
-                raise BadUpstream(
-                    f"{origin[digest]} lists {rec.name} {rec.version} "
-                    f"({rec.architecture}) twice with different contents."
-                )
-            if other is None:
-                kept[ident] = rec.sha256
-                change.add.append((digest, rec))
-        for r in old:
-            change.before.setdefault((kind, r[1], r[3]), set()).add(r[2])
-            if r[0] not in closing:
-                change.after.setdefault((kind, r[1], r[3]), set()).add(r[2])
-        for _, rec in change.add:
-            change.after.setdefault((kind, rec.name, rec.architecture), set()).add(rec.version)
-        return change
-
-    # -- pool files (policy immediate) ----------------------------------------------------
-    def _download_pool(self, up: Upstream, arc: ArchiveConf, snaps: list[SuiteSnapshot]) -> None:
-        wanted: dict[str, tuple[str, int]] = {}
-        for snap in snaps:
-            for change in snap.scopes.values():
-                for _, r in change.add:
-                    wanted[r.sha256] = (r.filename, r.size)
-                    for path, sha, size in getattr(r, "files", ()):
-                        wanted[sha] = (path, size)
-        with transaction(self.ctx.sessions) as s:
-            digests = list(wanted)
-            for i in range(0, len(digests), 500):
-                for sha in s.scalars(
-                    select(Blob.sha256).where(Blob.sha256.in_(digests[i : i + 500]))
-                ):
-                    wanted.pop(sha, None)
-        todo = [
-            (sha, path, size)
-            for sha, (path, size) in sorted(wanted.items(), key=lambda x: x[1])
-            if not self.store.exists(sha)
-        ]
-        total = len(todo)
-        done = 0
-
-        def one(item: tuple[str, str, int]) -> tuple[str, int]:
-            sha, path, size = item
-            info = up.stream_to_store(path, self.store, size, sha)
-            return info.sha256, info.size
-
-        with ThreadPoolExecutor(self.settings.download_concurrency) as pool:
-            for sha, size in pool.map(one, todo):
-                self.blobs[sha] = size
-                done += 1
-                self.progress(f"{arc.name} pool", done, total)
-        for sha, (_, size) in wanted.items():
-            if sha not in self.blobs:
-                self.blobs[sha] = size
-
 
 RELEASE_KEEP = (
     "Origin",
@@ -528,36 +354,6 @@ RELEASE_KEEP = (
     "Changelogs",
     "No-Support-for-Architecture-all",
 )
-
-
-_INDEX_PATH = re.compile(r"(?P<component>.+)/(?:binary-[^/]+/Packages|source/Sources)(?:\.\w+)?")
-
-
-def _shrunk_scopes(
-    prev: PrevSuite | None, parts: dict[Scope, list[tuple[IndexPlan, str, str]]]
-) -> set[Scope]:
-    """Scopes that lost an index since the base version (an architecture no longer
-    mirrored): they must be re-read, or that index's packages would stay."""
-    out: set[Scope] = set()
-    if prev is None:
-        return out
-    served = {path for items in parts.values() for _, path, _ in items}
-    for path in prev.files:
-        m = _INDEX_PATH.fullmatch(path)
-        if m is None or path in served:
-            continue
-        scope = (m["component"], "dsc" if path.split("/")[-1].startswith("Sources") else "deb")
-        if scope in parts:
-            out.add(scope)
-    return out
-
-
-def _record(src: Any, what: str) -> PackageRecord:
-    files = tuple((f"{src.directory}/{f.name}", f.sha256, f.size) for f in src.files)
-    dsc = next((f for f in files if f[0].endswith(".dsc")), None)
-    if dsc is None:
-        raise BadUpstream(f"{what}: source package {src.name} lists no .dsc.")
-    return PackageRecord(src.name, src.version, "source", dsc[0], dsc[1], dsc[2], files)
 
 
 def _entry_json(entry: Any) -> dict[str, Any]:
