@@ -41,6 +41,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("sha256", name=op.f("pk_blob")),
     )
     op.create_table(
+        "derived",
+        sa.Column("key_hash", sa.String(length=64), nullable=False),
+        sa.Column("key", sa.Text(), nullable=False),
+        sa.Column("blobs", sa.JSON(), nullable=False),
+        sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key_hash", name=op.f("pk_derived")),
+    )
+    op.create_table(
         "job",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
@@ -255,5 +263,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_job_status")
 
     op.drop_table("job")
+    op.drop_table("derived")
     op.drop_table("blob")
     op.drop_table("archive")

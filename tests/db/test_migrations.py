@@ -28,6 +28,7 @@ TABLES = {
     "tag_event",
     "job",
     "token",
+    "derived",
 }
 
 

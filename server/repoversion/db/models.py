@@ -177,6 +177,18 @@ class SourceFile(Base):
     size: Mapped[int] = mapped_column(BigInteger)
 
 
+class DerivedBlobs(Base):
+    """Blobs generated once from immutable inputs (a version's signed Release, its
+    packages.json) and shared by every node, so each node serves the same bytes."""
+
+    __tablename__ = "derived"
+
+    key_hash: Mapped[str] = mapped_column(SHA256, primary_key=True)
+    key: Mapped[str] = mapped_column(Text)
+    blobs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Tag(Base):
     """A mutable name for a repoversion. ``moved`` dates the signed Release served under it."""
 

@@ -1,22 +1,26 @@
 """Generated blobs (a signed Release, ``packages.json``), made once per key and reused.
 
 A version never changes, so what is generated from it never needs regenerating: the
-bytes go to the blob store and a small pointer file
-``<home>/cache/derived/<sha256(key)>.json`` remembers their digests. Worker processes of
-one machine share the pointers, and generate under a file lock so only one of them does
-the work (a signed Release must be the same bytes from every worker: strong ETags).
-A pointer whose blobs were collected by gc is simply regenerated.
+bytes go to the blob store and a ``derived`` row in the shared database remembers their
+digests. Every node and worker serves the bytes of the first row written (a signed
+Release must be the same bytes everywhere: strong ETags, immutable URLs); workers of one
+machine generate under a file lock so only one of them does the work, and a node that
+loses the race to another node's insert serves the winner's blobs. A row whose blobs
+were collected by gc is replaced.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import tempfile
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from repoversion.db.models import DerivedBlobs
+from repoversion.db.session import transaction
 from repoversion.serving.cache import LRU
 from repoversion.serving.locks import file_lock
 from repoversion.serving.model import BlobRef
@@ -33,9 +37,18 @@ class Derived:
     :param size: how many keys each process remembers without reading a pointer.
     """
 
-    def __init__(self, store: BlobStore, directory: Path, size: int = 512) -> None:
+    def __init__(
+        self,
+        store: BlobStore,
+        directory: Path,
+        sessions: Callable[[], sessionmaker[Session]],
+        now: Callable[[], datetime],
+        size: int = 512,
+    ) -> None:
         self.store = store
         self.directory = directory
+        self.sessions = sessions
+        self.now = now
         self._memo: LRU[str, Blobs] = LRU(size)
 
     def get(self, key: str, make: Callable[[], Mapping[str, bytes]]) -> Blobs:
@@ -48,37 +61,45 @@ class Derived:
         if hit is not None:
             return hit
         name = hashlib.sha256(key.encode()).hexdigest()
-        pointer = self.directory / f"{name}.json"
-        blobs = self._read(pointer, key)
+        blobs = self._read(name)
         if blobs is None:
             with file_lock(self.directory / "locks" / f"{name}.lock"):
-                blobs = self._read(pointer, key)
+                blobs = self._read(name)
                 if blobs is None:
-                    blobs = self._make(pointer, key, make)
+                    blobs = self._make(name, key, make)
         self._memo.put(key, blobs)
         return blobs
 
-    def _read(self, pointer: Path, key: str) -> Blobs | None:
-        try:
-            data = json.loads(pointer.read_bytes())
-        except (OSError, ValueError):
+    def _read(self, name: str) -> Blobs | None:
+        with self.sessions()() as session:
+            row = session.get(DerivedBlobs, name)
+            data = dict(row.blobs) if row is not None else None
+        if data is None:
             return None
-        if data.get("key") != key:
-            return None
-        blobs = {n: BlobRef(sha, size) for n, (sha, size) in data["blobs"].items()}
+        blobs = {n: BlobRef(sha, size) for n, (sha, size) in data.items()}
         if not all(self.store.exists(b.sha256) for b in blobs.values()):
             return None
         return blobs
 
-    def _make(self, pointer: Path, key: str, make: Callable[[], Mapping[str, bytes]]) -> Blobs:
+    def _make(self, name: str, key: str, make: Callable[[], Mapping[str, bytes]]) -> Blobs:
         blobs: Blobs = {}
         for n, data in make().items():
             info = self.store.put_bytes(data)
             blobs[n] = BlobRef(info.sha256, info.size)
-        text = json.dumps({"key": key, "blobs": {n: [b.sha256, b.size] for n, b in blobs.items()}})
-        pointer.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=pointer.parent, prefix=".tmp-")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, pointer)
+        value = {n: [b.sha256, b.size] for n, b in blobs.items()}
+        try:
+            with transaction(self.sessions()) as session:
+                row = session.get(DerivedBlobs, name)
+                if row is None:
+                    session.add(
+                        DerivedBlobs(key_hash=name, key=key, blobs=value, created=self.now())
+                    )
+                else:  # its blobs were collected: replace them
+                    row.blobs = value
+        except IntegrityError:
+            # another node wrote it first: serve its bytes, ours are left to gc
+            winner = self._read(name)
+            if winner is not None:
+                return winner
+            raise
         return blobs

@@ -64,7 +64,9 @@ class Serving:
         home = self.settings.home
         self.ref_ttl = ref_ttl
         self.metrics = Metrics(home / "run" / "metrics")
-        self.derived = Derived(ctx.store, home / "cache" / "derived")
+        self.derived = Derived(
+            ctx.store, home / "cache" / "derived", lambda: ctx.sessions, self.settings.clock
+        )
         self.fetcher = Fetcher(self.settings, lambda: ctx.sessions, ctx.store, self.metrics.inc)
         self._refs: LRU[str, Resolved] = LRU(1024, ttl=ref_ttl)
         self._indexes: LRU[int, VersionIndex] = LRU(64)

@@ -1,0 +1,42 @@
+"""Two nodes sharing one database and one blob store serve the same bytes for an immutable
+URL: a signed Release is generated once, by whichever node asks first."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tests.fixtures.archives import Pkg
+from tests.mirror.conftest import NOW
+
+from repoversion.config import load_settings
+from repoversion.web import create_app
+
+
+def node(home: Path, shared: Path):  # type: ignore[no-untyped-def]
+    home.mkdir(exist_ok=True)
+    return create_app(load_settings(home, environ={
+        "REPOVERSION_NOW": NOW,
+        "REPOVERSION_DATABASE_URL": f"sqlite:///{shared / 'repoversion.db'}",
+        "REPOVERSION_STORAGE_URL": (shared / "blobs").as_uri(),
+        "REPOVERSION_SIGNING_KEY": str(shared / "keys" / "signing-key.asc"),
+    }))
+
+
+def test_nodes_serve_identical_signed_releases(mirror, fixture_archive, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    arc = fixture_archive([Pkg("hello", "1.0")])
+    mirror.add(arc)
+    mirror.sync()
+    a = node(tmp_path / "node-a", mirror.home).test_client()
+    b = node(tmp_path / "node-b", mirror.home).test_client()
+    names = ("InRelease", "Release.gpg", "Release")
+    first_answers = {n: a.get(f"/v/1.0.0/debian/dists/bookworm/{n}") for n in names}
+    time.sleep(1.1)  # a signature made now would carry another creation time
+    for name in names:
+        first = first_answers[name]
+        second = b.get(f"/v/1.0.0/debian/dists/bookworm/{name}")
+        assert first.status_code == second.status_code == 200, name
+        assert first.data == second.data, name
+        assert first.headers["ETag"] == second.headers["ETag"], name
+    tag_url = "/v/latest/debian/dists/bookworm/InRelease"
+    assert b.get(tag_url).data == a.get(tag_url).data
