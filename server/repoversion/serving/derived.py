@@ -33,7 +33,7 @@ class Derived:
     """Generated blobs by key.
 
     :param store: where the bytes go.
-    :param directory: where pointer files and their locks live.
+    :param directory: where the per-machine generation locks live.
     :param size: how many keys each process remembers without reading a pointer.
     """
 
