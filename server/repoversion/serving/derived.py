@@ -34,7 +34,9 @@ class Derived:
 
     :param store: where the bytes go.
     :param directory: where the per-machine generation locks live.
-    :param size: how many keys each process remembers without reading a pointer.
+    :param sessions: returns the session factory (the shared database).
+    :param now: the clock that dates new rows.
+    :param size: how many keys each process remembers without asking the database.
     """
 
     def __init__(
