@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import os
 import uuid
@@ -15,14 +14,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 pytest_plugins = [
-    p
-    for p in (
-        "tests.fixtures.s3",
-        "tests.fixtures.gpg",
-        "tests.fixtures.archives",
-        "tests.fixtures.apt",
-    )
-    if importlib.util.find_spec(p)
+    "tests.fixtures.s3",
+    "tests.fixtures.gpg",
+    "tests.fixtures.archives",
+    "tests.fixtures.apt",
 ]
 
 PG_ADMIN_URL = os.environ.get(
