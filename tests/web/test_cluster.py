@@ -40,3 +40,26 @@ def test_nodes_serve_identical_signed_releases(mirror, fixture_archive, tmp_path
         assert first.headers["ETag"] == second.headers["ETag"], name
     tag_url = "/v/latest/debian/dists/bookworm/InRelease"
     assert b.get(tag_url).data == a.get(tag_url).data
+
+
+def test_a_node_that_loses_the_race_serves_the_winners_bytes(mirror, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from repoversion.context import Context
+    from repoversion.serving.derived import Derived
+
+    ctx = Context(load_settings(mirror.home, environ={"REPOVERSION_NOW": NOW}))
+    a = Derived(ctx.store, tmp_path / "a", lambda: ctx.sessions, ctx.settings.clock)
+    b = Derived(ctx.store, tmp_path / "b", lambda: ctx.sessions, ctx.settings.clock)
+    won: dict[str, object] = {}
+
+    def make_a() -> dict[str, bytes]:
+        # while node a generates, node b generates and records the same key first
+        won.update(b.get("release/1/x", lambda: {"InRelease": b"signed by b"}))
+        return {"InRelease": b"signed by a"}
+
+    got = a.get("release/1/x", make_a)
+    assert got == won
+    assert ctx.store.read_bytes(got["InRelease"].sha256) == b"signed by b"
+    # and every later reader, on any node, gets the same
+    c = Derived(ctx.store, tmp_path / "c", lambda: ctx.sessions, ctx.settings.clock)
+    assert c.get("release/1/x", lambda: {"InRelease": b"signed by c"}) == won
+    ctx.close()

@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -78,10 +79,13 @@ class Derived:
             data = dict(row.blobs) if row is not None else None
         if data is None:
             return None
-        blobs = {n: BlobRef(sha, size) for n, (sha, size) in data.items()}
-        if not all(self.store.exists(b.sha256) for b in blobs.values()):
+        if not self._intact(data):
             return None
-        return blobs
+        return {n: BlobRef(sha, size) for n, (sha, size) in data.items()}
+
+    def _intact(self, data: Mapping[str, Any]) -> bool:
+        """Whether every blob a row names is still stored."""
+        return all(self.store.exists(sha) for sha, _ in data.values())
 
     def _make(self, name: str, key: str, make: Callable[[], Mapping[str, bytes]]) -> Blobs:
         blobs: Blobs = {}
@@ -91,15 +95,18 @@ class Derived:
         value = {n: [b.sha256, b.size] for n, b in blobs.items()}
         try:
             with transaction(self.sessions()) as session:
-                row = session.get(DerivedBlobs, name)
+                row = session.get(DerivedBlobs, name, with_for_update=True)
                 if row is None:
                     session.add(
                         DerivedBlobs(key_hash=name, key=key, blobs=value, created=self.now())
                     )
+                elif self._intact(row.blobs):
+                    # another node wrote it since we looked: serve its bytes, not ours
+                    return {n: BlobRef(sha, size) for n, (sha, size) in row.blobs.items()}
                 else:  # its blobs were collected: replace them
                     row.blobs = value
         except IntegrityError:
-            # another node wrote it first: serve its bytes, ours are left to gc
+            # another node inserted it at the same moment: serve its bytes
             winner = self._read(name)
             if winner is not None:
                 return winner
