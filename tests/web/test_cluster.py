@@ -6,11 +6,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.fixtures.archives import Pkg
-from tests.mirror.conftest import NOW
-
 from repoversion.config import load_settings
 from repoversion.web import create_app
+from tests.fixtures.archives import Pkg
+from tests.mirror.conftest import NOW
 
 
 def node(home: Path, shared: Path):  # type: ignore[no-untyped-def]
