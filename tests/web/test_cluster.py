@@ -14,12 +14,17 @@ from tests.mirror.conftest import NOW
 
 def node(home: Path, shared: Path):  # type: ignore[no-untyped-def]
     home.mkdir(exist_ok=True)
-    return create_app(load_settings(home, environ={
-        "REPOVERSION_NOW": NOW,
-        "REPOVERSION_DATABASE_URL": f"sqlite:///{shared / 'repoversion.db'}",
-        "REPOVERSION_STORAGE_URL": (shared / "blobs").as_uri(),
-        "REPOVERSION_SIGNING_KEY": str(shared / "keys" / "signing-key.asc"),
-    }))
+    return create_app(
+        load_settings(
+            home,
+            environ={
+                "REPOVERSION_NOW": NOW,
+                "REPOVERSION_DATABASE_URL": f"sqlite:///{shared / 'repoversion.db'}",
+                "REPOVERSION_STORAGE_URL": (shared / "blobs").as_uri(),
+                "REPOVERSION_SIGNING_KEY": str(shared / "keys" / "signing-key.asc"),
+            },
+        )
+    )
 
 
 def test_nodes_serve_identical_signed_releases(mirror, fixture_archive, tmp_path) -> None:  # type: ignore[no-untyped-def]
