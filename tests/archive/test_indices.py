@@ -16,7 +16,8 @@ from repoversion.archive.indices import (
     parse_packages,
     parse_sources,
 )
-from repoversion.archive.release import parse_release, plan_indices
+from repoversion.archive.plan import plan_indices
+from repoversion.archive.release import parse_release
 from repoversion.archive.verify import verify_signed_release
 from repoversion.errors import BadUpstream
 

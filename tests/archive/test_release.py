@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from repoversion.archive import release as release_module
+from repoversion.archive import plan as plan_module
+from repoversion.archive.plan import plan_indices
 from repoversion.archive.release import (
     Release,
     check_freshness,
     format_date,
     parse_date,
     parse_release,
-    plan_indices,
 )
 from repoversion.errors import BadUpstream
 
@@ -268,10 +268,10 @@ def test_plan_without_acquire_by_hash() -> None:
 def test_plan_zst_first_only_when_decodable(monkeypatch: pytest.MonkeyPatch) -> None:
     body = f" {H1} 10 main/binary-amd64/Packages.zst\n {H2} 20 main/binary-amd64/Packages.xz\n"
     release = parse_release(make_release(sha256=body))
-    monkeypatch.setattr(release_module, "available", lambda kind: True)
+    monkeypatch.setattr(plan_module, "available", lambda kind: True)
     plan = plan_indices(release, components=["main"], architectures=["amd64"], languages=[])[0]
     assert [c.compression for c in plan.candidates] == ["zst", "zst", "xz", "xz"]
-    monkeypatch.setattr(release_module, "available", lambda kind: kind != "zst")
+    monkeypatch.setattr(plan_module, "available", lambda kind: kind != "zst")
     plan = plan_indices(release, components=["main"], architectures=["amd64"], languages=[])[0]
     assert [c.compression for c in plan.candidates] == ["xz", "xz"]
 

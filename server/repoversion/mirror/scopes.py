@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import select
 
 from repoversion.archive.indices import parse_packages, parse_sources
-from repoversion.archive.release import IndexPlan, Release
+from repoversion.archive.plan import IndexPlan
+from repoversion.archive.release import Release
 from repoversion.context import Context
 from repoversion.db.models import Package, Suite
 from repoversion.errors import BadUpstream

@@ -20,7 +20,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from repoversion.archive.release import IndexPlan, check_freshness, parse_release
+from repoversion.archive.plan import IndexPlan, plan_indices
+from repoversion.archive.release import check_freshness, parse_release
 from repoversion.archive.verify import verify_signed_release
 from repoversion.context import Context
 from repoversion.db.models import (
@@ -242,8 +243,6 @@ class Sync:
                 "mirrored; it is ignored and the suite keeps its state."
             )
             return SuiteSnapshot(arc.name, suite, carried=True)
-        from repoversion.archive.release import plan_indices
-
         plans = plan_indices(
             release,
             components=arc.components,
