@@ -8,15 +8,13 @@ changed. When the served state equals the newest version's, nothing is written.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
-from repoversion.archive.debversion import newest, version_cmp
+from repoversion.db.bulk import bulk_insert
 from repoversion.db.models import (
     Blob,
     IndexFile,
@@ -27,63 +25,13 @@ from repoversion.db.models import (
     SuiteRelease,
 )
 from repoversion.errors import Conflict
+from repoversion.mirror.changes import ChangeCounts, CommitResult, no_change
 from repoversion.mirror.model import ArchiveInfo, Key, Scope, ScopeChange, SuiteSnapshot
 from repoversion.storage.base import BlobStore
 from repoversion.timefmt import iso
 from repoversion.versions import canonical_json, latest, max_bump, next_number, state_id
 
 CHUNK = 500
-
-
-@dataclass
-class CommitResult:
-    repoversion: str | None
-    new: bool
-    bump: str | None
-    state: str
-    changes: dict[str, int]
-    warnings: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "repoversion": self.repoversion,
-            "new": self.new,
-            "bump": self.bump,
-            "state": self.state,
-            "changes": self.changes,
-            "warnings": self.warnings,
-        }
-
-
-@dataclass
-class _Diff:
-    """Per-suite key changes, for the bump and the change counts."""
-
-    added: int = 0
-    removed: int = 0
-    upgraded: int = 0
-    downgraded: int = 0
-    changed: bool = False
-
-    def account(self, old: dict[Key, set[str]], new: dict[Key, set[str]]) -> None:
-        self.removed += len(old.keys() - new.keys())
-        self.added += len(new.keys() - old.keys())
-        for key in old.keys() & new.keys():
-            if old[key] != new[key]:
-                self.changed = True
-                cmp = version_cmp(newest(new[key]), newest(old[key]))
-                if cmp > 0:
-                    self.upgraded += 1
-                elif cmp < 0:
-                    self.downgraded += 1
-
-    def counts(self) -> dict[str, int]:
-        return {
-            "added": self.added,
-            "removed": self.removed,
-            "upgraded": self.upgraded,
-            "downgraded": self.downgraded,
-        }
 
 
 PACKAGE_COLUMNS = (
@@ -101,45 +49,6 @@ PACKAGE_COLUMNS = (
 )
 
 
-def bulk_insert(
-    session: Session,
-    table: str,
-    columns: Sequence[str],
-    rows: list[tuple[Any, ...]],
-    ignore_existing: bool = False,
-) -> None:
-    """Insert many rows through the driver, inside the session's transaction.
-
-    The ORM's bulk path costs more than SQLite itself for the 60,000 rows of a first sync;
-    PostgreSQL gets ``COPY``.
-
-    :param ignore_existing: skip rows whose key exists (another writer may have added them).
-    """
-    if not rows:
-        return
-    conn = session.connection()
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    cur = driver.cursor()
-    names = ", ".join(columns)
-    try:
-        if ignore_existing:
-            pg = conn.dialect.name == "postgresql"
-            marks = ", ".join(("%s" if pg else "?") for _ in columns)
-            verb = "INSERT" if pg else "INSERT OR IGNORE"
-            tail = " ON CONFLICT DO NOTHING" if pg else ""
-            cur.executemany(f"{verb} INTO {table} ({names}) VALUES ({marks}){tail}", rows)
-        elif conn.dialect.name == "postgresql":
-            with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            marks = ", ".join("?" for _ in columns)
-            cur.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
-    finally:
-        cur.close()
-
-
 def _lock(session: Session) -> None:
     """Serialise commits: PostgreSQL advisory lock; SQLite takes its write lock now."""
     if session.bind is not None and session.bind.dialect.name == "postgresql":
@@ -155,7 +64,7 @@ class Committer:
         self.session = session
         self.store = store
         self.now = now
-        self.diff = _Diff()
+        self.diff = ChangeCounts()
         self.major = False
 
     def _suite_id(self, archive: str, name: str) -> int:
@@ -233,23 +142,9 @@ class Committer:
             kept.append(snap)
         state = state_id(manifest)
         if prev is None and not manifest:
-            return CommitResult(
-                None,
-                False,
-                None,
-                state,
-                {"added": 0, "removed": 0, "upgraded": 0, "downgraded": 0},
-                warnings,
-            )
+            return no_change(None, state, warnings)
         if prev is not None and prev.state == state:
-            return CommitResult(
-                prev.version,
-                False,
-                None,
-                state,
-                {"added": 0, "removed": 0, "upgraded": 0, "downgraded": 0},
-                warnings,
-            )
+            return no_change(prev.version, state, warnings)
 
         if set(open_files) != {(a, su) for a, suites in manifest.items() for su in suites}:
             self.major = True

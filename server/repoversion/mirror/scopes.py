@@ -14,6 +14,7 @@ from repoversion.archive.indices import parse_packages, parse_sources
 from repoversion.archive.plan import IndexPlan
 from repoversion.archive.release import Release
 from repoversion.context import Context
+from repoversion.db.bulk import fetch_rows
 from repoversion.db.models import Package, Suite
 from repoversion.errors import BadUpstream
 from repoversion.mirror.model import PackageRecord, Scope, ScopeChange
@@ -56,20 +57,8 @@ class ScopeReader:
         out: dict[int | None, list[int]] = {}
         query = self._scope_filter(archive, suite, scope).add_columns(Package.stanza)
         with self.ctx.sessions() as s:
-            conn = s.connection()
-            compiled = query.compile(dialect=conn.dialect)
-            driver = conn.connection.driver_connection
-            assert driver is not None
-            cur = driver.cursor()
-            params = compiled.params
-            if conn.dialect.paramstyle == "qmark":
-                args: Any = tuple(params[name] for name in compiled.positiontup or ())
-            else:
-                args = params
-            cur.execute(str(compiled), args)
-            for pid, digest in cur.fetchall():
+            for pid, digest in fetch_rows(s, query):
                 out.setdefault(digest, []).append(pid)
-            cur.close()
         return out
 
     def _old_details(

@@ -33,7 +33,8 @@ from repoversion.db.models import (
 )
 from repoversion.db.session import transaction
 from repoversion.errors import BadUpstream, DigestMismatch, RepoversionError
-from repoversion.mirror.commit import CommitResult, Committer
+from repoversion.mirror.changes import CommitResult
+from repoversion.mirror.commit import Committer
 from repoversion.mirror.http import NotFoundUpstream, Upstream, parse_auth_conf
 from repoversion.mirror.model import (
     ArchiveInfo,
