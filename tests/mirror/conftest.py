@@ -30,14 +30,32 @@ class Mirror:
         suites: list[str] | None = None,
         archs: tuple[str, ...] = ("amd64",),
     ) -> None:
-        args = ["archive", "add", name or archive.name, archive.url]
-        for suite in suites or sorted(archive.suites):
+        """``archive add`` for a fixture archive (its URL, suites and keyring)."""
+        self.add_url(
+            name or archive.name,
+            archive.url,
+            archive.keyring_path,
+            *extra,
+            suites=suites or sorted(archive.suites),
+            archs=archs,
+        )
+
+    def add_url(
+        self,
+        name: str,
+        url: str,
+        keyring: Path | str,
+        *extra: str,
+        suites: list[str] | tuple[str, ...] = ("bookworm",),
+        archs: tuple[str, ...] = ("amd64",),
+    ) -> None:
+        """``archive add NAME URL`` with component main; the command must succeed."""
+        args = ["archive", "add", name, url, "--component", "main", "--keyring", str(keyring)]
+        for suite in suites:
             args += ["--suite", suite]
-        args += ["--component", "main"]
         for arch in archs:
             args += ["--arch", arch]
-        args += ["--keyring", str(archive.keyring_path), *extra]
-        result = self.cli(*args)
+        result = self.cli(*args, *extra)
         assert result.code == 0, result.stderr
 
     def sync(self, *extra: str) -> dict[str, Any]:

@@ -29,21 +29,7 @@ def test_corpus_syncs_into_1_0_0(mirror, corpus_url: str) -> None:  # type: igno
         ("debian", ["bookworm", "bookworm-updates"]),
         ("debian-security", ["bookworm-security"]),
     ):
-        args = [
-            "archive",
-            "add",
-            name,
-            f"{corpus_url}/{name}",
-            "--component",
-            "main",
-            "--arch",
-            "amd64",
-            "--keyring",
-            DEBIAN_KEYRING,
-        ]
-        for suite in suites:
-            args += ["--suite", suite]
-        assert mirror.cli(*args).code == 0
+        mirror.add_url(name, f"{corpus_url}/{name}", DEBIAN_KEYRING, suites=suites)
     out = mirror.sync()
     assert out["repoversion"] == "1.0.0" and out["warnings"] == []
     index = mirror.show("1.0.0")

@@ -129,24 +129,10 @@ def test_https_upstream_with_its_own_ca(mirror, fixture_archive, tmp_path) -> No
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         url = f"https://127.0.0.1:{httpd.server_address[1]}"
-        base = [
-            "archive",
-            "add",
-            "tls",
-            url,
-            "--suite",
-            "bookworm",
-            "--component",
-            "main",
-            "--arch",
-            "amd64",
-            "--keyring",
-            str(arc.keyring_path),
-        ]
-        assert mirror.cli(*base).code == 0
+        mirror.add_url("tls", url, arc.keyring_path)
         assert "TLS certificate not trusted" in mirror.sync_fails()
         assert mirror.cli("archive", "remove", "tls").code == 0
-        assert mirror.cli(*base, "--ca", str(cert)).code == 0
+        mirror.add_url("tls", url, arc.keyring_path, "--ca", str(cert))
         assert mirror.sync()["repoversion"] == "1.0.0"
     finally:
         httpd.shutdown()

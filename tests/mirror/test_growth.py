@@ -69,23 +69,7 @@ def test_each_one_percent_version_adds_at_most_five_percent(mirror, gpg_key, tmp
     keyring = gpg_key.write_keyring(tmp_path / "k.gpg")
     with ArchiveServer() as server:
         server.mount("synthetic", root)
-        assert (
-            mirror.cli(
-                "archive",
-                "add",
-                "synthetic",
-                f"{server.base_url}/synthetic",
-                "--suite",
-                "bookworm",
-                "--component",
-                "main",
-                "--arch",
-                "amd64",
-                "--keyring",
-                str(keyring),
-            ).code
-            == 0
-        )
+        mirror.add_url("synthetic", f"{server.base_url}/synthetic", keyring)
         assert mirror.sync()["repoversion"] == "1.0.0"
         first = db_size(mirror.home)
         previous = first

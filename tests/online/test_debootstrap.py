@@ -23,23 +23,7 @@ def test_debootstrap_minbase_through_repoversion(mirror, serve, server_key, tmp_
     assert shutil.which("debootstrap"), "debootstrap is not installed"
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     mirror.env["REPOVERSION_NOW"] = now
-    assert (
-        mirror.cli(
-            "archive",
-            "add",
-            "debian",
-            debian.url,
-            "--suite",
-            "bookworm",
-            "--component",
-            "main",
-            "--arch",
-            "amd64",
-            "--keyring",
-            "/usr/share/keyrings/debian-archive-keyring.gpg",
-        ).code
-        == 0
-    )
+    mirror.add_url("debian", debian.url, "/usr/share/keyrings/debian-archive-keyring.gpg")
     assert mirror.sync()["repoversion"] == "1.0.0"
     server = serve(REPOVERSION_NOW=now)
     target = tmp_path / "root"
