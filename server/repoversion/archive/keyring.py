@@ -6,30 +6,23 @@ Keyrings are stored in the database as binary OpenPGP public keys, the form ``gp
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
+from repoversion.archive.gnupg import temporary_home
 from repoversion.errors import InvalidInput
 
 SYSTEM_TRUSTED = (Path("/etc/apt/trusted.gpg"), Path("/etc/apt/trusted.gpg.d"))
 
 
 def _run(args: list[str], data: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    home = tempfile.mkdtemp(prefix="repoversion-kr-")
-    try:
+    with temporary_home("repoversion-kr-") as home:
         return subprocess.run(
-            ["gpg", "--homedir", home, "--batch", "--no-tty", *args],
+            ["gpg", "--homedir", str(home), "--batch", "--no-tty", *args],
             input=data,
             capture_output=True,
             check=False,
         )
-    finally:
-        subprocess.run(
-            ["gpgconf", "--homedir", home, "--kill", "all"], capture_output=True, check=False
-        )
-        shutil.rmtree(home, ignore_errors=True)
 
 
 def fingerprints(keyring: bytes) -> list[str]:

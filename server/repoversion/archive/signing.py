@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import atexit
 import os
-import shutil
 import subprocess
-import tempfile
 import threading
 from pathlib import Path
 
+from repoversion.archive.gnupg import new_home, remove_home, temporary_home
 from repoversion.errors import ConfigError, RepoversionError
 
 KEY_UID = "repoversion signing key <repoversion@localhost>"
@@ -43,19 +42,9 @@ def _gpg(home: Path, *args: str, data: bytes | None = None) -> bytes:
     return proc.stdout
 
 
-def _remove_home(home: Path) -> None:
-    """Stop the gpg-agent of a private GnuPG home and delete it."""
-    if home.exists():
-        subprocess.run(
-            ["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True, check=False
-        )
-        shutil.rmtree(home, ignore_errors=True)
-
-
 def _private_home() -> Path:
-    home = Path(tempfile.mkdtemp(prefix="repoversion-gnupg-"))
-    home.chmod(0o700)
-    atexit.register(_remove_home, home)
+    home = new_home()
+    atexit.register(remove_home, home)
     return home
 
 
@@ -65,17 +54,10 @@ def generate_signing_key(path: Path, uid: str = KEY_UID) -> str:
     :returns: the key's fingerprint.
     :raises RepoversionError: gpg failed.
     """
-    home = Path(tempfile.mkdtemp(prefix="repoversion-keygen-"))
-    try:
-        home.chmod(0o700)
+    with temporary_home("repoversion-keygen-") as home:
         _gpg(home, "--quick-gen-key", uid, "ed25519", "sign", "never")
         secret = _gpg(home, "--armor", "--export-secret-keys")
         fpr = _fingerprint(home)
-    finally:
-        subprocess.run(
-            ["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True, check=False
-        )
-        shutil.rmtree(home, ignore_errors=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -123,7 +105,7 @@ class Signer:
         handlers do not run."""
         with self._lock:
             if self._home is not None:
-                _remove_home(self._home)
+                remove_home(self._home)
                 self._home = None
 
     @property
