@@ -32,7 +32,7 @@ from repoversion.db.models import (
     SuiteRelease,
 )
 from repoversion.db.session import transaction
-from repoversion.errors import BadUpstream, DigestMismatch, RepoversionError
+from repoversion.errors import BadUpstream, RepoversionError
 from repoversion.mirror.changes import CommitResult
 from repoversion.mirror.commit import Committer
 from repoversion.mirror.http import NotFoundUpstream, Upstream, parse_auth_conf
@@ -329,8 +329,6 @@ class Sync:
             except NotFoundUpstream:
                 tried.append(cand.url_path)
                 continue
-            except DigestMismatch as exc:
-                raise DigestMismatch(exc.message, exc.expected, exc.actual) from None
             info = self.store.put_bytes(data, expected_sha256=cand.entry.sha256)
             self.blobs[info.sha256] = info.size
             fetched[cand.entry.path] = data
