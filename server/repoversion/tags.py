@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from repoversion.db.models import Repoversion, Tag, TagEvent
 from repoversion.errors import Conflict, InvalidInput, NotFound
 from repoversion.timefmt import iso, utc
-from repoversion.versions import TIMESTAMP_RE, VERSION_RE, resolve_ref
+from repoversion.versions import TIMESTAMP_RE, VERSION_RE, newest_kept, resolve_ref
 
 TAG_RE = re.compile(r"[a-z][a-z0-9._-]*")
 MAX_NAME = 100
@@ -141,12 +141,7 @@ def delete_tag(session: Session, name: str, now: datetime) -> str:
 
 def latest_info(session: Session) -> TagInfo | None:
     """The built-in ``latest``: the newest kept version, or None before the first sync."""
-    newest = session.scalar(
-        select(Repoversion)
-        .where(Repoversion.dropped.is_(None))
-        .order_by(Repoversion.id.desc())
-        .limit(1)
-    )
+    newest = newest_kept(session)
     if newest is None:
         return None
     return TagInfo(LATEST, newest.version, utc(newest.created), builtin=True)

@@ -85,6 +85,16 @@ def latest(session: Session) -> Repoversion | None:
     return session.scalar(select(Repoversion).order_by(Repoversion.id.desc()).limit(1))
 
 
+def newest_kept(session: Session) -> Repoversion | None:
+    """What ``latest`` means: the newest repoversion not dropped (None before the first)."""
+    return session.scalar(
+        select(Repoversion)
+        .where(Repoversion.dropped.is_(None))
+        .order_by(Repoversion.id.desc())
+        .limit(1)
+    )
+
+
 def resolve_ref(session: Session, ref: str) -> Repoversion:
     """A repoversion from ``X.Y.Z``, a tag (``latest`` built in) or ``YYYYMMDDTHHMMSSZ``.
 
@@ -113,12 +123,7 @@ def resolve_ref(session: Session, ref: str) -> Repoversion:
         if version is None:
             raise NotFound(f"No repoversion was created at or before {ref}.")
     elif ref == "latest":
-        version = session.scalar(
-            select(Repoversion)
-            .where(Repoversion.dropped.is_(None))
-            .order_by(Repoversion.id.desc())
-            .limit(1)
-        )
+        version = newest_kept(session)
         if version is None:
             raise NotFound("No repoversion yet; run `repoversion sync`.")
     else:
