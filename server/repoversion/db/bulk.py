@@ -52,7 +52,8 @@ def bulk_insert(
 def fetch_rows(session: Session, query: Select[Any]) -> list[tuple[Any, ...]]:
     """Every row of ``query`` as plain tuples, read through the driver."""
     conn = session.connection()
-    compiled = query.compile(dialect=conn.dialect)
+    # expanding parameters (``IN (…)``) are rendered as one placeholder per value
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     driver = conn.connection.driver_connection
     assert driver is not None
     cur = driver.cursor()

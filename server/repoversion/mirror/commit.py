@@ -25,6 +25,7 @@ from repoversion.db.models import (
     SuiteRelease,
 )
 from repoversion.errors import Conflict
+from repoversion.mirror import stanzasets
 from repoversion.mirror.changes import ChangeCounts, CommitResult, no_change
 from repoversion.mirror.model import ArchiveInfo, Key, Scope, ScopeChange, SuiteSnapshot
 from repoversion.storage.base import BlobStore
@@ -66,6 +67,10 @@ class Committer:
         self.now = now
         self.diff = ChangeCounts()
         self.major = False
+        #: the stanza set of each (suite id, scope) the version changes; None: gone
+        self.stanza_sets: dict[tuple[int, Scope], set[int] | None] = {}
+        #: blobs the commit itself stores (sha256 → size)
+        self.stored: dict[str, int] = {}
 
     def _suite_id(self, archive: str, name: str) -> int:
         sid = self.session.scalar(
@@ -164,6 +169,7 @@ class Committer:
             self._apply_packages(sid, snap, vid)
         for arc, suite in set(open_files) - {(a, su) for a, sus in manifest.items() for su in sus}:
             self._drop_suite(self._suite_id(arc, suite), vid)
+        self._record_stanza_sets(prev, vid)
 
         bump = (
             "major"
@@ -198,7 +204,7 @@ class Committer:
             },
         }
         index_blob = self.store.put_bytes(canonical_json(index))
-        blobs = {**blobs, index_blob.sha256: index_blob.size}
+        blobs = {**blobs, **self.stored, index_blob.sha256: index_blob.size}
         row = s.get(Repoversion, vid)
         assert row is not None
         row.major, row.minor, row.patch, row.version = major, minor, patch, version
@@ -288,9 +294,20 @@ class Committer:
             before.setdefault((kind, name, arch), set()).add(version)
         self._apply_change(sid, scope, ScopeChange(close=[r[0] for r in rows], before=before), vid)
 
+    def _record_stanza_sets(self, prev: Repoversion | None, vid: int) -> None:
+        for (sid, scope), digests in self.stanza_sets.items():
+            if digests is not None:
+                sha, size = stanzasets.write(
+                    self.session, self.store, vid, sid, scope, digests, self.now
+                )
+                self.stored[sha] = size
+        if prev is not None:
+            stanzasets.carry(self.session, prev.id, vid, set(self.stanza_sets), self.now)
+
     def _apply_change(self, sid: int, scope: Scope, change: ScopeChange, vid: int) -> None:
         component, kind = scope
         s = self.session
+        self.stanza_sets[(sid, scope)] = change.stanzas
         if change.before.keys() - change.after.keys():
             self.major = True
         self.diff.account(change.before, change.after)

@@ -43,6 +43,9 @@ class ScopeChange:
     add: list[tuple[int, PackageRecord]] = field(default_factory=list)
     before: dict[Key, set[str]] = field(default_factory=dict)
     after: dict[Key, set[str]] = field(default_factory=dict)
+    #: stanza digests of the scope's open rows once the change is applied (see
+    #: :mod:`repoversion.mirror.stanzasets`); ``None`` when the scope goes away
+    stanzas: set[int] | None = None
 
 
 @dataclass

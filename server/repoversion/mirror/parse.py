@@ -2,90 +2,100 @@
 
 Two costs dominate a sync of a large index: decoding (xz: about 0.5 s for Debian's 50 MB
 Packages) and parsing (about 0.35 s). Decoding releases the GIL, so a producer thread
-decodes while this thread cuts and digests stanzas. Each stanza gets a 64-bit BLAKE2b
+decodes while this thread cuts and digests stanzas. Each stanza gets a 64-bit XXH3
 digest, stored with its package row: a re-sync parses only the stanzas whose digest the
 previous version did not have (1% of the index when 1% changed).
 """
 
 from __future__ import annotations
 
-import hashlib
-import queue
-import threading
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+import struct
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TypeVar
 
-from repoversion.archive.compression import iter_decompress
+import xxhash
+
+from repoversion.archive.compression import Decoding, start_decoding
 from repoversion.errors import DigestMismatch
 
 T = TypeVar("T")
 PIECE = 4 << 20
-_DONE = object()
 
 
-def stanza_digest(stanza: bytes, _blake: Any = hashlib.blake2b, _int: Any = int.from_bytes) -> int:
-    """A signed 64-bit digest of one stanza's bytes (fits a BIGINT column)."""
-    digest: int = _int(_blake(stanza, digest_size=8).digest(), "big", signed=True)
-    return digest
+def stanza_digest(stanza: bytes) -> int:
+    """A signed 64-bit digest of one stanza's bytes (XXH3, fits a BIGINT column).
+
+    >>> stanza_digest(b"Package: a") == stanza_digests([b"Package: a"])[0]
+    True
+    """
+    return int.from_bytes(xxhash.xxh3_64_digest(stanza), "big", signed=True)
 
 
-def _chunks_in_thread(data: bytes, kind: str, max_size: int, what: str) -> Iterator[bytes]:
-    q: queue.Queue[Any] = queue.Queue(maxsize=16)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for chunk in iter_decompress(data, kind, max_size=max_size, what=what):
-                while not stop.is_set():
-                    try:
-                        q.put(chunk, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            q.put(_DONE)
-        except BaseException as exc:  # handed to the consumer, raised there
-            q.put(exc)
-
-    thread = threading.Thread(target=produce, name="decompress", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = q.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join()
+def stanza_digests(stanzas: Sequence[bytes]) -> tuple[int, ...]:
+    """:func:`stanza_digest` of each stanza, in C loops: 6 ms for Debian's 63,000 stanzas
+    (BLAKE2b called from Python took 110 ms)."""
+    packed = b"".join(map(xxhash.xxh3_64_digest, stanzas))
+    return struct.unpack(f">{len(stanzas)}q", packed)
 
 
 def iter_stanzas(
     data: bytes, kind: str, *, max_size: int, what: str, expected_size: int | None = None
-) -> Iterator[list[bytes]]:
-    """Yield lists of whole stanzas (without their separating blank line) as ``data`` decodes.
+) -> Stanzas:
+    """Lists of whole stanzas (without their separating blank line) as ``data`` decodes.
+
+    Decoding starts now, in the background: the caller may do other work before it
+    iterates. Iterate to the end or close the result.
 
     :param kind: compression (``xz``, ``gz``…; ``""`` for none).
     :param expected_size: the uncompressed size the Release lists, checked at the end.
     :raises BadUpstream: bad compression or too large.
     :raises DigestMismatch: the decoded size differs from ``expected_size``.
     """
-    chunks = _chunks_in_thread(data, kind, max_size, what) if kind else iter([data])
-    pending = bytearray()
-    total = 0
+    chunks = start_decoding(data, kind, max_size=max_size, what=what) if kind else [data]
+    return Stanzas(chunks, what, expected_size)
+
+
+class Stanzas:
+    """What :func:`iter_stanzas` returns."""
+
+    def __init__(
+        self, chunks: Decoding | list[bytes], what: str, expected_size: int | None
+    ) -> None:
+        self.chunks = chunks
+        self.what = what
+        self.expected_size = expected_size
+
+    def __iter__(self) -> Iterator[list[bytes]]:
+        try:
+            yield from _pieces(self.chunks, self.what, self.expected_size)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if not isinstance(self.chunks, list):
+            self.chunks.close()
+
+
+def _pieces(chunks: Iterable[bytes], what: str, expected_size: int | None) -> Iterator[list[bytes]]:
+    tail = b""
+    parts: list[bytes] = []
+    size = total = 0
     for chunk in chunks:
         total += len(chunk)
-        pending += chunk
-        if len(pending) >= PIECE:
-            cut = pending.rfind(b"\n\n")
-            if cut >= 0:
-                yield _split(bytes(pending[:cut]))
-                del pending[: cut + 2]
-    if pending.strip():
-        yield _split(bytes(pending))
+        parts.append(chunk)
+        size += len(chunk)
+        if size >= PIECE:
+            piece = tail + b"".join(parts)
+            parts, size = [], 0
+            cut = piece.rfind(b"\n\n")
+            if cut < 0:
+                tail = piece
+                continue
+            tail = piece[cut + 2 :]
+            yield _split(piece[:cut])
+    last = tail + b"".join(parts)
+    if last.strip():
+        yield _split(last)
     if expected_size is not None and total != expected_size:
         raise DigestMismatch(
             f"{what} decompresses to {total} bytes, its Release lists {expected_size}."
@@ -93,10 +103,19 @@ def iter_stanzas(
 
 
 def _split(piece: bytes) -> list[bytes]:
+    r"""The stanzas of ``piece``; blank lines beyond the one between stanzas are dropped.
+
+    >>> _split(b"A: 1\n\nA: 2\n")
+    [b'A: 1', b'A: 2']
+    >>> _split(b"\nA: 1\n\n\n\nA: 2")
+    [b'A: 1', b'A: 2']
+    """
+    piece = piece.strip(b"\n")
+    if b"\n\n\n" not in piece:  # the usual case: one C call
+        return piece.split(b"\n\n") if piece else []
     out = []
     for part in piece.split(b"\n\n"):
-        if part[:1] == b"\n" or part[-1:] == b"\n":  # more than one blank line
-            part = part.strip(b"\n")
+        part = part.strip(b"\n")
         if part:
             out.append(part)
     return out

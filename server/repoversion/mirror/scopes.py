@@ -17,10 +17,13 @@ from repoversion.context import Context
 from repoversion.db.bulk import fetch_rows
 from repoversion.db.models import Package, Suite
 from repoversion.errors import BadUpstream
+from repoversion.mirror import stanzasets
 from repoversion.mirror.model import PackageRecord, Scope, ScopeChange
-from repoversion.mirror.parse import iter_stanzas, parse_digested, stanza_digest
+from repoversion.mirror.parse import Stanzas, iter_stanzas, parse_digested, stanza_digests
 
 Parts = list[tuple[IndexPlan, str, str]]
+#: values in one ``IN (…)``: SQLite takes up to 32,766 parameters, PostgreSQL 65,535
+IN_CHUNK = 5000
 
 
 class ScopeReader:
@@ -61,26 +64,64 @@ class ScopeReader:
                 out.setdefault(digest, []).append(pid)
         return out
 
+    def _known(
+        self, archive: str, suite: str, scope: Scope, base_id: int | None
+    ) -> set[int] | None:
+        """The base version's stanza set of the scope, if it has one."""
+        if base_id is None:
+            return None
+        with self.ctx.sessions() as s:
+            suite_id = s.scalar(
+                select(Suite.id).where(Suite.archive == archive, Suite.name == suite)
+            )
+            if suite_id is None:
+                return None
+            return stanzasets.load(s, self.store, base_id, suite_id, scope)
+
+    def _rows_with(
+        self, archive: str, suite: str, scope: Scope, digests: set[int]
+    ) -> list[tuple[Any, ...]]:
+        """(id, name, version, arch, sha256) of the scope's open rows with these digests."""
+        wanted = sorted(digests)
+        rows: list[tuple[Any, ...]] = []
+        base = self._scope_filter(archive, suite, scope).add_columns(
+            Package.name, Package.version, Package.architecture, Package.sha256
+        )
+        with self.ctx.sessions() as s:
+            for i in range(0, len(wanted), IN_CHUNK):
+                rows += fetch_rows(s, base.where(Package.stanza.in_(wanted[i : i + IN_CHUNK])))
+        return rows
+
     def _old_details(
         self, archive: str, suite: str, scope: Scope, ids: list[int], names: set[str]
-    ) -> list[tuple[int, str, str, str, str]]:
+    ) -> list[tuple[Any, ...]]:
         """(id, name, version, arch, sha256) of every open row of the scope named like
         ``names`` or like the rows ``ids``: all a diff needs, without reading the rest."""
-        base = self._scope_filter(archive, suite, scope)
+        base = self._scope_filter(archive, suite, scope).add_columns(
+            Package.name, Package.version, Package.architecture, Package.sha256
+        )
         names = set(names)
+        rows: list[tuple[Any, ...]] = []
         with self.ctx.sessions() as s:
-            for i in range(0, len(ids), 500):
+            for i in range(0, len(ids), IN_CHUNK):
                 names.update(
-                    s.scalars(select(Package.name).where(Package.id.in_(ids[i : i + 500])))
+                    s.scalars(select(Package.name).where(Package.id.in_(ids[i : i + IN_CHUNK])))
                 )
             wanted = sorted(names)
-            rows: list[tuple[int, str, str, str, str]] = []
-            for i in range(0, len(wanted), 500):
-                query = base.add_columns(
-                    Package.name, Package.version, Package.architecture, Package.sha256
-                ).where(Package.name.in_(wanted[i : i + 500]))
-                rows += [(r[0], r[1], r[2], r[3], r[4]) for r in s.execute(query)]
+            for i in range(0, len(wanted), IN_CHUNK):
+                rows += fetch_rows(s, base.where(Package.name.in_(wanted[i : i + IN_CHUNK])))
         return rows
+
+    def _stanzas(
+        self, archive: str, suite: str, plan: IndexPlan, path: str, compression: str, data: bytes
+    ) -> Stanzas:
+        return iter_stanzas(
+            data,
+            compression,
+            max_size=self.settings.max_index_size,
+            what=f"{archive}: dists/{suite}/{path}",
+            expected_size=plan.uncompressed.size if plan.uncompressed is not None else None,
+        )
 
     def read(
         self,
@@ -90,45 +131,60 @@ class ScopeReader:
         parts: Parts,
         release: Release,
         fetched: dict[str, bytes],
+        base_id: int | None = None,
     ) -> ScopeChange:
         """Read every index of a scope; parse only stanzas the base version lacks.
 
         :param parts: (plan, served path, compression) of each index of the scope.
         :param fetched: bytes downloaded by this sync, by path (taken, not copied).
+        :param base_id: the repoversion the change is computed against.
         :raises BadUpstream: bad compression, a parse error, or one package listed twice
             with different contents.
         """
-        old_by_digest = self._old_digests(archive, suite, scope)
+        kind = scope[1]
+        parser: Any = parse_packages if kind == "deb" else parse_sources
+        streams = []
+        for plan, path, compression in parts:
+            data = fetched.pop(path, None)
+            if data is None:
+                data = self.store.read_bytes(release.files[path].sha256)
+            streams.append((plan, path, compression, data))
+        # The first index decodes (on every core for a multi-block .xz) while the
+        # database answers.
+        first = self._stanzas(archive, suite, *streams[0]) if streams else None
+        try:
+            known = self._known(archive, suite, scope, base_id)
+            # without the base's stanza set: every open row's digest, with its row ids
+            by_digest = self._old_digests(archive, suite, scope) if known is None else None
+        except BaseException:
+            if first is not None:
+                first.close()
+            raise
+        old_keys: set[int] | dict[int | None, list[int]] = (
+            known if known is not None else by_digest or {}
+        )
         seen: set[int] = set()
         added: dict[int, Any] = {}  # PackageRecord, or BinaryPackage for .debs
         origin: dict[int, str] = {}
-        kind = scope[1]
-        parser: Any = parse_packages if kind == "deb" else parse_sources
-        for plan, path, compression in parts:
+        for i, (plan, path, compression, data) in enumerate(streams):
             what = f"{archive}: dists/{suite}/{path}"
             label = f"{archive}/{suite} {plan.path}"
             expected = plan.uncompressed.size if plan.uncompressed is not None else None
             todo = expected or 1
             self.progress(label, 0, todo)
             done = 0
-            data = fetched.pop(path, None)
-            if data is None:
-                data = self.store.read_bytes(release.files[path].sha256)
-            for stanzas in iter_stanzas(
-                data,
-                compression,
-                max_size=self.settings.max_index_size,
-                what=what,
-                expected_size=expected,
-            ):
+            pieces = first if i == 0 and first is not None else None
+            if pieces is None:
+                pieces = self._stanzas(archive, suite, plan, path, compression, data)
+            for stanzas in pieces:
                 done += sum(map(len, stanzas)) + 2 * len(stanzas)
                 self.progress(label, min(done, todo), todo)
-                fresh: list[tuple[int, bytes]] = []
-                for stanza, digest in zip(stanzas, map(stanza_digest, stanzas), strict=True):
-                    if digest not in seen:
-                        seen.add(digest)
-                        if digest not in old_by_digest:
-                            fresh.append((digest, stanza))
+                digests = stanza_digests(stanzas)
+                # Both steps iterate the piece's digests, not the larger right operand
+                # (a dict's keys() or a several-argument difference() would).
+                new = (set(digests) - seen).difference(old_keys)
+                seen.update(digests)
+                fresh = _in_order(new, digests, stanzas) if new else []
                 parsed = parse_digested(fresh, parser, what)
                 origin.update(dict.fromkeys((d for d, _ in parsed), what))
                 if kind == "dsc":
@@ -137,16 +193,22 @@ class ScopeReader:
                     # a BinaryPackage has every field a PackageRecord of a .deb needs
                     added.update(parsed)
             self.progress(label, todo, todo)
-            del data
-        close = [
-            pid for d, ids in old_by_digest.items() if d is None or d not in seen for pid in ids
-        ]
+        del streams, first
+        if by_digest is not None:
+            gone = set(by_digest) - seen  # with None: rows without a digest are re-read
+            close = [pid for d in gone for pid in by_digest[d]]
+            remaining = {d for d in by_digest.keys() - gone if d is not None}
+            names: set[str] = set()
+        else:
+            assert known is not None
+            gone_rows = self._rows_with(archive, suite, scope, known - seen)
+            close = [r[0] for r in gone_rows]
+            remaining = known & seen
+            names = {r[1] for r in gone_rows}
         closing = set(close)
-        old = (
-            self._old_details(archive, suite, scope, close, {r.name for r in added.values()})
-            if old_by_digest
-            else []
-        )
+        names.update(r.name for r in added.values())
+        ids = close if by_digest is not None else []  # rows whose names are not known yet
+        old = self._old_details(archive, suite, scope, ids, names) if old_keys else []
         kept = {(r[1], r[2], r[3]): r[4] for r in old if r[0] not in closing}
         change = ScopeChange(close=close)
         for digest, rec in added.items():
@@ -166,6 +228,7 @@ class ScopeReader:
                 change.after.setdefault((kind, r[1], r[3]), set()).add(r[2])
         for _, rec in change.add:
             change.after.setdefault((kind, rec.name, rec.architecture), set()).add(rec.version)
+        change.stanzas = remaining.union(d for d, _ in change.add)
         return change
 
     # -- pool files (policy immediate) ----------------------------------------------------
@@ -190,6 +253,19 @@ def shrunk_scopes(
         scope = (m["component"], "dsc" if path.split("/")[-1].startswith("Sources") else "deb")
         if scope in parts:
             out.add(scope)
+    return out
+
+
+def _in_order(
+    wanted: set[int], digests: tuple[int, ...], stanzas: list[bytes]
+) -> list[tuple[int, bytes]]:
+    """(digest, stanza) of the stanzas whose digest is ``wanted``, first occurrence only,
+    in index order (so rows are numbered in the order upstream lists them)."""
+    out = []
+    for digest, stanza in zip(digests, stanzas, strict=True):
+        if digest in wanted:
+            wanted.discard(digest)
+            out.append((digest, stanza))
     return out
 
 

@@ -275,7 +275,7 @@ class Sync:
         changed |= shrunk_scopes(prev.files if prev else None, scope_parts)
         for scope in sorted(changed):
             snap.scopes[scope] = self.scopes.read(
-                arc.name, suite, scope, scope_parts[scope], release, fetched
+                arc.name, suite, scope, scope_parts[scope], release, fetched, self.base_id
             )
         raw_all = raw.get("InRelease") or raw["Release"]
         if arc.mode == "verbatim":
