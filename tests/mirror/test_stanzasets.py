@@ -88,7 +88,7 @@ def test_every_version_records_the_digests_of_its_open_rows(mirror, fixture_arch
     try:
         with transaction(ctx.sessions) as s:
             blobs = {
-                key: tuple(value["digests"])
+                key: tuple(value[stanzasets.FORMAT])
                 for key, value in s.execute(select(DerivedBlobs.key, DerivedBlobs.blobs))
                 if key.startswith(stanzasets.PREFIX)
             }

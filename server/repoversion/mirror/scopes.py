@@ -97,9 +97,22 @@ class ScopeReader:
     ) -> list[tuple[Any, ...]]:
         """(id, name, version, arch, sha256) of every open row of the scope named like
         ``names`` or like the rows ``ids``: all a diff needs, without reading the rest."""
-        base = self._scope_filter(archive, suite, scope).add_columns(
-            Package.name, Package.version, Package.architecture, Package.sha256
-        )
+        # By name alone, filtered here: with the scope's terms in the query SQLite walks
+        # the suite's open rows (ix_package_range) instead of looking the few names up
+        # (30 ms against 3 for Debian's main).
+        component, kind = scope
+        query = select(
+            Package.id,
+            Package.name,
+            Package.version,
+            Package.architecture,
+            Package.sha256,
+            Package.component,
+            Package.kind,
+            Package.removed,
+            Suite.archive,
+            Suite.name,
+        ).join(Suite, Suite.id == Package.suite_id)
         names = set(names)
         rows: list[tuple[Any, ...]] = []
         with self.ctx.sessions() as s:
@@ -108,8 +121,10 @@ class ScopeReader:
                     s.scalars(select(Package.name).where(Package.id.in_(ids[i : i + IN_CHUNK])))
                 )
             wanted = sorted(names)
+            want = (component, kind, None, archive, suite)
             for i in range(0, len(wanted), IN_CHUNK):
-                rows += fetch_rows(s, base.where(Package.name.in_(wanted[i : i + IN_CHUNK])))
+                chunk: Any = query.where(Package.name.in_(wanted[i : i + IN_CHUNK]))
+                rows += [r[:5] for r in fetch_rows(s, chunk) if r[5:] == want]
         return rows
 
     def _stanzas(
@@ -180,9 +195,11 @@ class ScopeReader:
                 done += sum(map(len, stanzas)) + 2 * len(stanzas)
                 self.progress(label, min(done, todo), todo)
                 digests = stanza_digests(stanzas)
-                # Both steps iterate the piece's digests, not the larger right operand
-                # (a dict's keys() or a several-argument difference() would).
-                new = (set(digests) - seen).difference(old_keys)
+                # Each step iterates the piece's digests or fewer, never the large right
+                # operand (a dict's keys() or a several-argument difference() would).
+                new = set(digests).difference(old_keys)
+                if new:
+                    new = new - seen  # a stanza listed twice is read once
                 seen.update(digests)
                 fresh = _in_order(new, digests, stanzas) if new else []
                 parsed = parse_digested(fresh, parser, what)
@@ -261,12 +278,10 @@ def _in_order(
 ) -> list[tuple[int, bytes]]:
     """(digest, stanza) of the stanzas whose digest is ``wanted``, first occurrence only,
     in index order (so rows are numbered in the order upstream lists them)."""
-    out = []
-    for digest, stanza in zip(digests, stanzas, strict=True):
-        if digest in wanted:
-            wanted.discard(digest)
-            out.append((digest, stanza))
-    return out
+    # digest → index of its first occurrence, built in C (the reversed walk lets the
+    # first occurrence be written last)
+    first = dict(zip(reversed(digests), range(len(digests) - 1, -1, -1), strict=True))
+    return [(digests[i], stanzas[i]) for i in sorted(map(first.__getitem__, wanted))]
 
 
 def source_record(src: Any, what: str) -> PackageRecord:
