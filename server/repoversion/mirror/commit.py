@@ -8,6 +8,7 @@ changed. When the served state equals the newest version's, nothing is written.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +28,14 @@ from repoversion.db.models import (
 from repoversion.errors import Conflict
 from repoversion.mirror import stanzasets
 from repoversion.mirror.changes import ChangeCounts, CommitResult, no_change
-from repoversion.mirror.model import ArchiveInfo, Key, Scope, ScopeChange, SuiteSnapshot
+from repoversion.mirror.model import (
+    ArchiveInfo,
+    Key,
+    Scope,
+    ScopeChange,
+    SuiteSnapshot,
+    scope_of,
+)
 from repoversion.storage.base import BlobStore
 from repoversion.timefmt import iso
 from repoversion.versions import canonical_json, latest, max_bump, next_number, state_id
@@ -166,7 +174,7 @@ class Committer:
             self._apply_files(sid, snap, open_files.get((snap.archive, snap.suite), {}), vid)
             self._apply_release(sid, snap, vid)
             releases[(snap.archive, snap.suite)] = dict(snap.release.get("summary", {}))
-            self._apply_packages(sid, snap, vid)
+            self._apply_packages(sid, snap, vid, open_files.get((snap.archive, snap.suite), {}))
         for arc, suite in set(open_files) - {(a, su) for a, sus in manifest.items() for su in sus}:
             self._drop_suite(self._suite_id(arc, suite), vid)
         self._record_stanza_sets(prev, vid)
@@ -263,17 +271,14 @@ class Committer:
             )
         )
 
-    def _apply_packages(self, sid: int, snap: SuiteSnapshot, vid: int) -> None:
-        s = self.session
-        present: set[Scope] = set(
-            (r[0], r[1])
-            for r in s.execute(
-                select(Package.component, Package.kind)
-                .where(Package.suite_id == sid, Package.removed.is_(None))
-                .distinct()
-            ).all()
-        )
-        for scope in present - snap.all_scopes:
+    def _apply_packages(
+        self, sid: int, snap: SuiteSnapshot, vid: int, base_paths: Iterable[str]
+    ) -> None:
+        # A scope has open rows only while one of its index files is served (rows are
+        # added from served indices, and closed with the scope when its last index
+        # goes), so the base's served files say which scopes may have rows to close.
+        for scope in {scope_of(p) for p in base_paths} - {None} - snap.all_scopes:
+            assert scope is not None
             self._close_scope(sid, scope, vid)
         for scope, change in snap.scopes.items():
             self._apply_change(sid, scope, change, vid)

@@ -8,6 +8,7 @@ all``) may be listed by several indices of it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -81,3 +82,20 @@ class ArchiveInfo:
     url: str
     mode: str
     policy: str
+
+
+_INDEX_PATH = re.compile(r"(?P<component>.+)/(?:binary-[^/]+/Packages|source/Sources)(?:\.\w+)?")
+
+
+def scope_of(path: str) -> Scope | None:
+    """The scope a Packages or Sources index belongs to, by its path in the suite.
+
+    >>> scope_of("main/binary-amd64/Packages.xz"), scope_of("updates/main/source/Sources")
+    (('main', 'deb'), ('updates/main', 'dsc'))
+    >>> scope_of("main/i18n/Translation-en.xz") is None
+    True
+    """
+    m = _INDEX_PATH.fullmatch(path)
+    if m is None:
+        return None
+    return (m["component"], "dsc" if path.split("/")[-1].startswith("Sources") else "deb")

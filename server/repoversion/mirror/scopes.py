@@ -5,7 +5,6 @@ needs. Only stanzas whose digest the base version lacks are parsed (see :mod:`.p
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy import select
@@ -18,7 +17,7 @@ from repoversion.db.bulk import fetch_rows
 from repoversion.db.models import Package, Suite
 from repoversion.errors import BadUpstream
 from repoversion.mirror import stanzasets
-from repoversion.mirror.model import PackageRecord, Scope, ScopeChange
+from repoversion.mirror.model import PackageRecord, Scope, ScopeChange, scope_of
 from repoversion.mirror.parse import Stanzas, iter_stanzas, parse_digested, stanza_digests
 
 Parts = list[tuple[IndexPlan, str, str]]
@@ -251,26 +250,16 @@ class ScopeReader:
     # -- pool files (policy immediate) ----------------------------------------------------
 
 
-_INDEX_PATH = re.compile(r"(?P<component>.+)/(?:binary-[^/]+/Packages|source/Sources)(?:\.\w+)?")
-
-
 def shrunk_scopes(
     prev_files: dict[str, tuple[str, int]] | None, parts: dict[Scope, Parts]
 ) -> set[Scope]:
     """Scopes that lost an index since the base version (an architecture no longer
     mirrored): they must be re-read, or that index's packages would stay."""
-    out: set[Scope] = set()
     if not prev_files:
-        return out
+        return set()
     served = {path for items in parts.values() for _, path, _ in items}
-    for path in prev_files:
-        m = _INDEX_PATH.fullmatch(path)
-        if m is None or path in served:
-            continue
-        scope = (m["component"], "dsc" if path.split("/")[-1].startswith("Sources") else "deb")
-        if scope in parts:
-            out.add(scope)
-    return out
+    lost = {scope_of(path) for path in prev_files if path not in served}
+    return {scope for scope in lost if scope in parts}
 
 
 def _in_order(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -97,6 +98,9 @@ class Sync:
         self.store = ctx.store
         self.progress = progress or (lambda _stage, _done, _total: None)
         self.blobs: dict[str, int] = {}
+        #: index files being stored (one thread: the disk, not the CPU, is what it waits on)
+        self.writer = ThreadPoolExecutor(1, thread_name_prefix="store")
+        self.writes: list[Future[Any]] = []
         self.warnings: list[str] = []
         self.base_id: int | None = None
         self.scopes = ScopeReader(ctx, self.progress)
@@ -126,6 +130,22 @@ class Sync:
         return archives, prev
 
     def run(self, bump: str | None = None) -> CommitResult:
+        try:
+            archives, snapshots = self._sync_all()
+        finally:
+            self.writer.shutdown(wait=True)
+        for write in self.writes:
+            write.result()  # blobs first: every index file is stored before the rows
+        infos = {a.name: ArchiveInfo(a.name, a.url, a.mode, a.policy) for a in archives}
+        self.progress("commit", 0, 1)
+        with transaction(self.ctx.sessions) as session:
+            result = Committer(session, self.store, self.settings.clock()).commit(
+                snapshots, infos, bump, self.blobs, self.warnings, base_id=self.base_id
+            )
+        self.progress("commit", 1, 1)
+        return result
+
+    def _sync_all(self) -> tuple[list[ArchiveConf], list[SuiteSnapshot]]:
         archives, prev = self._load()
         snapshots: list[SuiteSnapshot] = []
         for arc in archives:
@@ -139,14 +159,7 @@ class Sync:
                     "and keeps its previous state."
                 )
                 snapshots += [SuiteSnapshot(arc.name, s, carried=True) for s in arc.suites]
-        infos = {a.name: ArchiveInfo(a.name, a.url, a.mode, a.policy) for a in archives}
-        self.progress("commit", 0, 1)
-        with transaction(self.ctx.sessions) as session:
-            result = Committer(session, self.store, self.settings.clock()).commit(
-                snapshots, infos, bump, self.blobs, self.warnings, base_id=self.base_id
-            )
-        self.progress("commit", 1, 1)
-        return result
+        return archives, snapshots
 
     def _sync_archive(
         self, arc: ArchiveConf, prev: dict[tuple[str, str], PrevSuite]
@@ -329,10 +342,16 @@ class Sync:
             except NotFoundUpstream:
                 tried.append(cand.url_path)
                 continue
-            info = self.store.put_bytes(data, expected_sha256=cand.entry.sha256)
-            self.blobs[info.sha256] = info.size
+            # verified: stored in the background while the index is decoded
+            self.writes.append(
+                self.writer.submit(self.store.put_bytes, data, expected_sha256=cand.entry.sha256)
+            )
+            self.blobs[cand.entry.sha256] = len(data)
             fetched[cand.entry.path] = data
-            changed = prev is None or prev.files.get(cand.entry.path) != (info.sha256, info.size)
+            changed = prev is None or prev.files.get(cand.entry.path) != (
+                cand.entry.sha256,
+                len(data),
+            )
             return cand.entry.path, cand.compression, changed
         if plan.required:
             raise BadUpstream(
