@@ -157,15 +157,16 @@ class ScopeReader:
         """
         kind = scope[1]
         parser: Any = parse_packages if kind == "deb" else parse_sources
-        streams = []
-        for plan, path, compression in parts:
+
+        def stanzas_of(plan: IndexPlan, path: str, compression: str) -> Stanzas:
             data = fetched.pop(path, None)
             if data is None:
                 data = self.store.read_bytes(release.files[path].sha256)
-            streams.append((plan, path, compression, data))
+            return self._stanzas(archive, suite, plan, path, compression, data)
+
         # The first index decodes (on every core for a multi-block .xz) while the
         # database answers.
-        first = self._stanzas(archive, suite, *streams[0]) if streams else None
+        first = stanzas_of(*parts[0]) if parts else None
         try:
             known = self._known(archive, suite, scope, base_id)
             # without the base's stanza set: every open row's digest, with its row ids
@@ -180,16 +181,14 @@ class ScopeReader:
         seen: set[int] = set()
         added: dict[int, Any] = {}  # PackageRecord, or BinaryPackage for .debs
         origin: dict[int, str] = {}
-        for i, (plan, path, compression, data) in enumerate(streams):
+        for i, (plan, path, compression) in enumerate(parts):
             what = f"{archive}: dists/{suite}/{path}"
             label = f"{archive}/{suite} {plan.path}"
             expected = plan.uncompressed.size if plan.uncompressed is not None else None
             todo = expected or 1
             self.progress(label, 0, todo)
             done = 0
-            pieces = first if i == 0 and first is not None else None
-            if pieces is None:
-                pieces = self._stanzas(archive, suite, plan, path, compression, data)
+            pieces = first if i == 0 and first is not None else stanzas_of(plan, path, compression)
             for stanzas in pieces:
                 done += sum(map(len, stanzas)) + 2 * len(stanzas)
                 self.progress(label, min(done, todo), todo)
@@ -209,7 +208,7 @@ class ScopeReader:
                     # a BinaryPackage has every field a PackageRecord of a .deb needs
                     added.update(parsed)
             self.progress(label, todo, todo)
-        del streams, first
+        del first
         if by_digest is not None:
             gone = set(by_digest) - seen  # with None: rows without a digest are re-read
             close = [pid for d in gone for pid in by_digest[d]]
