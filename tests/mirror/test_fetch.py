@@ -200,3 +200,30 @@ def test_progress_reports_every_stage_to_completion(mirror, fixture_archive) -> 
     assert seen["commit"] == (1, 1)
     index = seen["debian/bookworm main/binary-amd64/Packages"]
     assert index[0] == index[1] > 100
+
+
+def test_an_index_that_cannot_be_stored_fails_the_sync_and_commits_nothing(  # type: ignore[no-untyped-def]
+    mirror, fixture_archive, monkeypatch
+) -> None:
+    """Index files are written by a background thread while they decode; the commit
+    waits for every write, so a failed one stops the sync before any row."""
+    from repoversion.errors import StorageError
+    from repoversion.storage.filesystem import FileSystemStore
+
+    arc = fixture_archive([Pkg("hello", "1.0")])
+    mirror.add(arc)
+    mirror.sync()
+    arc.add(Pkg("hello", "1.1"))
+    arc.publish()
+    original = FileSystemStore.put_bytes
+
+    def full_disk(self, data, expected_sha256=None):  # type: ignore[no-untyped-def]
+        if data.startswith((b"\xfd7zXZ", b"\x1f\x8b")):  # a compressed index
+            raise StorageError("Cannot store blob: No space left on device")
+        return original(self, data, expected_sha256)
+
+    monkeypatch.setattr(FileSystemStore, "put_bytes", full_disk)
+    assert "No space left on device" in mirror.sync_fails()
+    assert mirror.versions() == ["1.0.0"]
+    monkeypatch.setattr(FileSystemStore, "put_bytes", original)
+    assert mirror.sync()["repoversion"] == "1.1.0"

@@ -33,3 +33,9 @@ def test_sync_numbering_and_diff_on_postgresql(tmp_path, run_cli, pg_url, fixtur
     assert [p["name"] for p in diff["removed"]] == ["world"]
     assert [p["name"] for p in diff["added"]] == ["extra"]
     assert mirror.versions() == ["2.0.0", "1.1.0", "1.0.0"]
+    # the stanza sets the later syncs relied on match the rows, on PostgreSQL too
+    from tests.mirror.test_stanzasets import sets_and_rows
+
+    for version, scopes in sets_and_rows(mirror).items():
+        for scope, (recorded, rows) in scopes.items():
+            assert recorded == rows, (version, scope)

@@ -17,9 +17,9 @@ from tests.fixtures.archives import Pkg, SrcPkg
 from tests.mirror.conftest import Mirror
 
 
-def _sets_and_rows(mirror: Any) -> dict[str, dict[tuple[str, str, str], tuple[set[int], set[int]]]]:
+def sets_and_rows(mirror: Any) -> dict[str, dict[tuple[str, str, str], tuple[set[int], set[int]]]]:
     """For each version and scope: (its recorded stanza set, digests of its open rows)."""
-    ctx = Context(load_settings(mirror.home, environ={}))
+    ctx = Context(load_settings(mirror.home, environ=mirror.env))
     out: dict[str, dict[tuple[str, str, str], tuple[set[int], set[int]]]] = {}
     try:
         with transaction(ctx.sessions) as s:
@@ -46,7 +46,7 @@ def _sets_and_rows(mirror: Any) -> dict[str, dict[tuple[str, str, str], tuple[se
 
 
 def _forget_sets(mirror: Any) -> None:
-    ctx = Context(load_settings(mirror.home, environ={}))
+    ctx = Context(load_settings(mirror.home, environ=mirror.env))
     try:
         with transaction(ctx.sessions) as s:
             s.execute(delete(DerivedBlobs).where(DerivedBlobs.key.startswith(stanzasets.PREFIX)))
@@ -77,14 +77,14 @@ def test_every_version_records_the_digests_of_its_open_rows(mirror, fixture_arch
     for step in (1, 2):
         _evolve(arc, step)
         assert mirror.sync()["new"] is True
-    sets = _sets_and_rows(mirror)
+    sets = sets_and_rows(mirror)
     assert sorted(sets) == ["1.0.0", "1.1.0", "2.0.0"]
     for version, scopes in sets.items():
         assert ("bookworm", "main", "dsc") in scopes, version
         for scope, (recorded, rows) in scopes.items():
             assert rows and recorded == rows, (version, scope)
     # bookworm-updates did not change in 1.1.0: its set was carried, not rewritten
-    ctx = Context(load_settings(mirror.home, environ={}))
+    ctx = Context(load_settings(mirror.home, environ=mirror.env))
     try:
         with transaction(ctx.sessions) as s:
             blobs = {
@@ -141,7 +141,7 @@ def test_a_version_without_sets_reads_the_rows_and_gets_the_same_result(  # type
         )
         assert mirror.diff("1.0.0", "latest") == other.diff("1.0.0", "latest")
     # the home without sets got them back for the scopes its last sync read
-    last = list(_sets_and_rows(other).values())[-1]
+    last = list(sets_and_rows(other).values())[-1]
     for scope in (("bookworm", "main", "deb"), ("bookworm-updates", "main", "deb")):
         recorded, rows = last[scope]
         assert recorded == rows, scope
