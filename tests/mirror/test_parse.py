@@ -69,3 +69,33 @@ def test_a_size_other_than_the_release_lists_is_refused() -> None:
             lzma.compress(TEXT), "xz", max_size=1 << 30, what="x", expected_size=len(TEXT) + 1
         ):
             pass
+
+
+def test_any_chunking_gives_the_same_stanzas(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blank lines straddling chunk boundaries, chunks of one byte, pieces cut right at a
+    chunk's end: the stanzas are always those of the whole text."""
+    import random
+
+    from repoversion.mirror.parse import _pieces
+
+    rng = random.Random(7)
+    text = b"".join(
+        b"P: %d\n%s\n%s" % (i, b"x" * rng.randrange(0, 40), b"\n" * rng.choice((1, 1, 1, 2, 3)))
+        for i in range(3000)
+    )
+    expected = _split(text)
+    monkeypatch.setattr(parse, "PIECE", 64)
+    # a piece cut at the very end of a chunk, the next chunk starting with the third
+    # newline of a run
+    monkeypatch.setattr(parse, "PIECE", 1)
+    cut_at_end = list(_pieces([b"A: 1\n\n", b"\nB: 2"], "x", None))
+    assert [s for piece in cut_at_end for s in piece] == [b"A: 1", b"B: 2"]
+    monkeypatch.setattr(parse, "PIECE", 64)
+    for sizes in ([1], [2, 3], [7, 64, 1, 200], [4096]):
+        chunks, pos, i = [], 0, 0
+        while pos < len(text):
+            n = sizes[i % len(sizes)]
+            chunks.append(text[pos : pos + n])
+            pos, i = pos + n, i + 1
+        got = [s for piece in _pieces(chunks, "x", len(text)) for s in piece]
+        assert got == expected, sizes

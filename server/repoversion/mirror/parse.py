@@ -77,23 +77,26 @@ class Stanzas:
 
 
 def _pieces(chunks: Iterable[bytes], what: str, expected_size: int | None) -> Iterator[list[bytes]]:
-    tail = b""
-    parts: list[bytes] = []
+    """Cut decoded chunks into pieces of about :data:`PIECE` bytes at blank lines.
+
+    Each chunk is searched once, and bytes are joined only when a piece is cut, so a
+    hostile index with no blank line costs linear time, not quadratic.
+    """
+    pending: list[bytes] = []  # chunks since the last cut
     size = total = 0
+    before = b""  # the pending byte before the newest chunk: a blank line may straddle
     for chunk in chunks:
         total += len(chunk)
-        parts.append(chunk)
+        pending.append(chunk)
         size += len(chunk)
-        if size >= PIECE:
-            piece = tail + b"".join(parts)
-            parts, size = [], 0
-            cut = piece.rfind(b"\n\n")
-            if cut < 0:
-                tail = piece
-                continue
-            tail = piece[cut + 2 :]
+        if size >= PIECE and (at := (before + chunk).rfind(b"\n\n")) >= 0:
+            piece = b"".join(pending)
+            cut = size - len(chunk) - len(before) + at
             yield _split(piece[:cut])
-    last = tail + b"".join(parts)
+            rest = piece[cut + 2 :]
+            pending, size = [rest], len(rest)
+        before = chunk[-1:] if size else b""  # nothing pending: no byte before the next
+    last = b"".join(pending)
     if last.strip():
         yield _split(last)
     if expected_size is not None and total != expected_size:
