@@ -58,6 +58,16 @@ def test_one_block_or_several_streams_are_not_split_and_still_decode() -> None:
     assert decode(padded) == TEXT
 
 
+def test_too_many_blocks_decode_as_one_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    from repoversion.archive import xzblocks
+
+    data = xz_blocks(TEXT, block_size=64 << 10)
+    assert split_blocks(data) is not None
+    monkeypatch.setattr(xzblocks, "MAX_BLOCKS", 8)
+    assert split_blocks(data) is None
+    assert decode(data) == TEXT
+
+
 def test_a_corrupt_block_is_refused() -> None:
     data = bytearray(xz_blocks(TEXT))
     blocks = split_blocks(bytes(data))

@@ -33,6 +33,9 @@ from repoversion.errors import BadUpstream
 _HEADER_MAGIC = b"\xfd7zXZ\x00"
 _FOOTER_MAGIC = b"YZ"
 _OUT_CHUNK = 4 << 20
+#: more blocks than this are decoded as one stream: small blocks gain nothing, and a
+#: hostile index should not make the decoder set up a queue per tiny block
+MAX_BLOCKS = 1024
 _DONE = object()
 
 
@@ -97,10 +100,10 @@ Block = tuple[tuple[bytes | memoryview, ...], int]
 def split_blocks(data: bytes) -> list[Block] | None:
     """Each block of ``data`` as a stream of its own, with its uncompressed size.
 
-    :returns: ``None`` unless ``data`` is one stream of at least two blocks.
+    :returns: ``None`` unless ``data`` is one stream of 2 to :data:`MAX_BLOCKS` blocks.
     """
     records = _records(data)
-    if records is None or len(records) < 2:
+    if records is None or not 2 <= len(records) <= MAX_BLOCKS:
         return None
     view = memoryview(data)
     header, flags = data[:12], data[6:8]
