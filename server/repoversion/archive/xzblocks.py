@@ -122,11 +122,8 @@ def split_blocks(data: bytes) -> list[Block] | None:
 
 
 def _decode(block: Block, out: queue.Queue[object], what: str) -> None:
-    """Decode one block into ``out``: chunks, then ``_DONE`` or an exception.
-
-    Chunks are large because each one costs the GIL, which the consumer holds while it
-    cuts stanzas: a decoder waiting for it stalls a core.
-    """
+    """Decode one block into ``out``: chunks of up to 4 MiB (each costs a trip through
+    the GIL and the queue), then ``_DONE`` or an exception."""
     parts, size = block
     try:
         dec = lzma.LZMADecompressor(format=lzma.FORMAT_XZ)
