@@ -10,8 +10,8 @@ import zlib
 
 import pytest
 
-from repoversion.archive.compression import Background, start_decoding
-from repoversion.archive.xzblocks import BlockDecoder, split_blocks
+from repoversion.archive.decoding import Background, BlockDecoder, start_decoding
+from repoversion.archive.xzblocks import split_blocks
 from repoversion.errors import BadUpstream
 
 TEXT = b"".join(

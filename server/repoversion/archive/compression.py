@@ -22,17 +22,14 @@ import bz2
 import contextlib
 import io
 import lzma
-import os
-import queue
 import shutil
 import subprocess
 import tempfile
 import threading
 import zlib
 from collections.abc import Callable, Iterator
-from typing import BinaryIO, Literal, Protocol, runtime_checkable
+from typing import BinaryIO, Literal, Protocol
 
-from repoversion.archive.xzblocks import BlockDecoder, split_blocks
 from repoversion.errors import BadUpstream, ConfigError
 
 Kind = Literal["xz", "gz", "bz2", "zst", ""]
@@ -128,7 +125,8 @@ def iter_decompress(
     """Like :func:`decompress`, yielding the output in chunks as it is produced.
 
     The stdlib decoders release the GIL, so a consumer in another thread (the parser)
-    runs while the next chunk decompresses (see :func:`start_decoding`). An .xz goes
+    runs while the next chunk decompresses (see
+    :func:`repoversion.archive.decoding.start_decoding`). An .xz goes
     through the ``xz`` program when it is installed: it decodes a multi-block file on every
     core.
 
@@ -152,79 +150,6 @@ def iter_decompress(
         if total > max_size:
             raise BadUpstream(f"{what} decompresses to more than {max_size} bytes")
         yield chunk
-
-
-def start_decoding(
-    data: bytes, kind: str, *, max_size: int, what: str = "the index file"
-) -> Decoding:
-    """Start decoding ``data`` in the background now; iterate the result for its output.
-
-    The caller can do other work (read the database) while the first chunks decode. A
-    multi-block .xz is decoded a block per core, in process
-    (:mod:`repoversion.archive.xzblocks`); anything else by :func:`iter_decompress` in a
-    thread. Close the result (or iterate it to the end) to stop the threads.
-
-    :raises BadUpstream: as :func:`decompress`, when the offending chunk is reached.
-    """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    blocks = split_blocks(data) if kind == "xz" and cores > 1 else None
-    if blocks is not None:
-        return BlockDecoder(blocks, workers=cores, max_size=max_size, what=what)
-    return Background(iter_decompress(data, kind, max_size=max_size, what=what))
-
-
-@runtime_checkable
-class Decoding(Protocol):
-    """Output being decoded in the background (:func:`start_decoding`)."""
-
-    def __iter__(self) -> Iterator[bytes]: ...
-
-    def close(self) -> None: ...
-
-
-class Background:
-    """Runs an iterator of chunks in a thread from now on, a few chunks ahead of the
-    consumer; iterating yields them (and raises what the iterator raised)."""
-
-    def __init__(self, chunks: Iterator[bytes], ahead: int = 16) -> None:
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=ahead)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._produce, args=(chunks,), name="decompress", daemon=True
-        )
-        self._thread.start()
-
-    def _produce(self, chunks: Iterator[bytes]) -> None:
-        try:
-            for chunk in chunks:
-                while not self._stop.is_set():
-                    try:
-                        self._queue.put(chunk, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if self._stop.is_set():
-                    return
-            self._queue.put(_END)
-        except BaseException as exc:  # handed to the consumer, raised there
-            self._queue.put(exc)
-
-    def __iter__(self) -> Iterator[bytes]:
-        try:
-            while (item := self._queue.get()) is not _END:
-                if isinstance(item, BaseException):
-                    raise item
-                assert isinstance(item, bytes)
-                yield item
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-_END = object()
 
 
 def _stream_xz_cli(chunks: Iterator[bytes], what: str) -> Iterator[bytes]:

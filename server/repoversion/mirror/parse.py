@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import xxhash
 
-from repoversion.archive.compression import Decoding, start_decoding
+from repoversion.archive.decoding import Decoding, start_decoding
 from repoversion.errors import DigestMismatch
 
 T = TypeVar("T")
