@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from repoversion.aptsources import (
+from repoversion.aptsources.host import (
     apt_source_paths,
     archive_name,
     host_architectures,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from repoversion.client_sources import client_setup, components_of
+from repoversion.aptsources.client import client_setup, components_of
 
 INDEX = {
     "repoversion": "2.1.0",

@@ -77,7 +77,6 @@ def test_every_repoversion_variable_is_a_setting_and_valid(
     # Only init may write the shared key.
     for name in ("server", "worker"):
         assert all(v.endswith(":ro") for v in services[name]["volumes"] if "key" in v), name
-    assert services["server"]["environment"]["REPOVERSION_EMBEDDED_WORKER"] == "false"
 
 
 def test_bucket_and_volumes_are_consistent(compose: dict[str, Any]) -> None:

@@ -22,8 +22,6 @@ from pathlib import Path
 
 import pytest
 
-from repoversion.cli.serve import EmbeddedWorker
-from repoversion.config import load_settings
 from tests.fixtures.archives import Pkg
 
 REPOVERSION = Path(sys.executable).parent / "repoversion"
@@ -203,46 +201,6 @@ def _deb822(url: str, suites: str, components: str, keyring: Path | None) -> str
     return f"Types: deb\nURIs: {url}\nSuites: {suites}\nComponents: {components}\n" + (
         f"Signed-By: {keyring}\n" if keyring else ""
     )
-
-
-# --------------------------------------------------------------------------- worker
-
-
-FAKE_WORKER = """
-import os, pathlib, time
-
-def run_worker(settings):
-    pathlib.Path(os.environ["RV_TEST_WORKER_MARK"]).write_text(str(settings.home))
-    time.sleep(120)
-"""
-
-
-def test_embedded_worker_only_when_its_module_exists(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The jobs feature provides ``repoversion.worker``; a stand-in module proves the wiring."""
-    settings = load_settings(tmp_path)
-    assert EmbeddedWorker.wanted(settings, "repoversion.no_such_module:run") is None
-    assert EmbeddedWorker.wanted(settings, "no_such_package.worker:run") is None
-    (tmp_path / "rv_fake_worker.py").write_text(FAKE_WORKER)
-    monkeypatch.syspath_prepend(str(tmp_path))  # spawn hands sys.path to the child
-    off = load_settings(tmp_path, environ={"REPOVERSION_EMBEDDED_WORKER": "false"})
-    assert EmbeddedWorker.wanted(off, "rv_fake_worker:run_worker") is None
-
-    mark = tmp_path / "mark"
-    monkeypatch.setenv("RV_TEST_WORKER_MARK", str(mark))
-    worker = EmbeddedWorker.wanted(settings, "rv_fake_worker:run_worker")
-    assert worker is not None
-    worker.start()
-    try:
-        deadline = time.monotonic() + 120
-        while not (mark.exists() and mark.read_text()) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert mark.read_text() == str(tmp_path)
-    finally:
-        proc = worker.process
-        worker.stop()
-    assert proc is not None and proc.exitcode is not None
 
 
 def test_serve_refuses_a_bad_bind_in_one_sentence(home: Path, run_cli) -> None:  # type: ignore[no-untyped-def]

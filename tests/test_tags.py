@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from repoversion.db.models import Repoversion, TagEvent
 from repoversion.db.session import make_engine, make_sessionmaker, transaction, upgrade
 from repoversion.errors import Gone, InvalidInput, NotFound
-from repoversion.tags import delete_tag, list_tags, set_tag, tag_history
-from repoversion.versions import resolve, resolve_ref
+from repoversion.versions.refs import resolve, resolve_ref
+from repoversion.versions.tags import delete_tag, list_tags, set_tag, tag_history
 from tests.fixtures.archives import Pkg
 from tests.mirror.conftest import NOW, Mirror
 

@@ -47,18 +47,15 @@ class Settings:
     signing_key: Path | None = None
     now: datetime | None = None
     bind: str = "127.0.0.1:8080"
-    # cores, not gunicorn's 2 x cores + 1 for sync workers: each gthread worker runs 4
-    # threads, and more processes than cores made the p99 of small files 5-10x worse
-    # (make bench, docs/benchmarks.md)
+    # cores (SPEC section 4): each gthread worker runs 4 threads, so more processes
+    # than cores only compete for them
     workers: int = field(default_factory=lambda: max(2, os.cpu_count() or 1))
-    ostree_repo: Path | None = None
     languages: tuple[str, ...] = ("en",)
     download_concurrency: int = 8
     download_retries: int = 3
     download_timeout: float = 60.0
     max_index_size: int = 2 * 1024**3
     x_accel_redirect: str | None = None
-    embedded_worker: bool = True
     log_level: str = "INFO"
 
     def clock(self) -> datetime:
@@ -72,10 +69,6 @@ class Settings:
     @property
     def signing_key_path(self) -> Path:
         return self.signing_key or self.keys_dir / "signing-key.asc"
-
-    @property
-    def ostree_path(self) -> Path:
-        return self.ostree_repo or self.home / "ostree"
 
     @property
     def auth_conf(self) -> Path:
@@ -214,14 +207,12 @@ _PARSERS: dict[str, Callable[[Any, str], Any]] = {
     "now": _instant,
     "bind": _bind,
     "workers": _int,
-    "ostree_repo": _path,
     "languages": _languages,
     "download_concurrency": _int,
     "download_retries": lambda v, w: _int(v, w, minimum=0),
     "download_timeout": _float,
     "max_index_size": _int,
     "x_accel_redirect": _opt_str,
-    "embedded_worker": _bool,
     "log_level": _log_level,
 }
 

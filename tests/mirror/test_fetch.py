@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 
-from repoversion.mirror.http import find_credentials, parse_auth_conf
+from repoversion.upstream.http import find_credentials, parse_auth_conf
 from tests.fixtures.archives import Pkg
 
 

@@ -17,7 +17,8 @@ CHILD = textwrap.dedent("""
     import os, signal, sys
     from repoversion.config import load_settings
     from repoversion.context import Context
-    from repoversion.mirror import commit, scopes, sync
+    from repoversion.mirror import scopes, sync
+    from repoversion.versions import commit
 
     home, point = sys.argv[1], sys.argv[2]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from repoversion.versions import canonical_json
+from repoversion.versions.numbering import canonical_json
 from tests.fixtures.archives import Pkg, SrcPkg
 
 
@@ -153,12 +153,12 @@ def test_several_suites_and_sources_form_one_version(mirror, fixture_archive) ->
     from repoversion.config import load_settings
     from repoversion.context import Context
     from repoversion.db.session import transaction
-    from repoversion.packages import packages_of
-    from repoversion.versions import resolve_ref
+    from repoversion.versions.contents import packages_of
+    from repoversion.versions.refs import resolve_ref
 
     ctx = Context(load_settings(mirror.home, environ={}))
     with transaction(ctx.sessions) as s:
-        pkgs = [p for _, p in packages_of(s, resolve_ref(s, "1.0.0"))]
+        pkgs = [p for _, p in packages_of(s, resolve_ref(s, "1.0.0").id)]
     ctx.close()
     assert sorted((p["suite"], p["name"], p["architecture"]) for p in pkgs) == [
         ("bookworm", "hello", "amd64"),

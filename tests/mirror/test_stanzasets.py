@@ -11,8 +11,8 @@ from repoversion.config import load_settings
 from repoversion.context import Context
 from repoversion.db.models import DerivedBlobs, Package, Repoversion, Suite
 from repoversion.db.session import transaction
-from repoversion.mirror import stanzasets
-from repoversion.mirror.scopes import ScopeReader
+from repoversion.versions import stanzasets
+from repoversion.versions.base import ScopeRows
 from tests.fixtures.archives import Pkg, SrcPkg
 from tests.mirror.conftest import Mirror
 
@@ -120,13 +120,13 @@ def test_a_version_without_sets_reads_the_rows_and_gets_the_same_result(  # type
         m.add(arc, archs=("amd64", "source"))
         m.sync()
     reads: list[str] = []
-    original = ScopeReader._old_digests
+    original = ScopeRows.digests
 
     def counted(self, archive, suite, scope):  # type: ignore[no-untyped-def]
         reads.append(suite)
         return original(self, archive, suite, scope)
 
-    monkeypatch.setattr(ScopeReader, "_old_digests", counted)
+    monkeypatch.setattr(ScopeRows, "digests", counted)
     for step in (1, 2):
         _evolve(arc, step)
         _forget_sets(other)
@@ -164,7 +164,7 @@ def test_sets_in_an_s3_store(mirror, fixture_archive, s3_endpoint, s3_bucket, mo
     def no_row_reads(self, archive, suite, scope):  # type: ignore[no-untyped-def]
         raise AssertionError("the stanza set should have been read from the bucket")
 
-    monkeypatch.setattr(ScopeReader, "_old_digests", no_row_reads)
+    monkeypatch.setattr(ScopeRows, "digests", no_row_reads)
     arc.add(Pkg("hello", "1.1"))
     arc.remove("world")
     arc.publish()

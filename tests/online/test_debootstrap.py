@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from repoversion.aptsources import read_system_sources
+from repoversion.aptsources.host import read_system_sources
 
 pytestmark = pytest.mark.online
 

@@ -16,8 +16,8 @@ from repoversion.errors import NotFound
 from repoversion.serving.cache import LRU
 from repoversion.serving.lookup import clean_path, signed_text
 from repoversion.serving.metrics import Metrics
-from repoversion.serving.model import Target
 from repoversion.serving.release import complete_entries, render_release
+from repoversion.serving.target import Target
 from repoversion.storage import FileSystemStore
 from repoversion.web.files import IMMUTABLE, Caching, send_target
 

@@ -6,20 +6,9 @@ from pathlib import Path
 
 import click
 
-from repoversion.archive.keyring import normalise, read_keyring
-from repoversion.archives import (
-    MODES,
-    POLICIES,
-    ArchiveSpec,
-    add_archive,
-    archive_json,
-    get_archive,
-    list_archives,
-    remove_archive,
-)
+from repoversion import actions
 from repoversion.cli.common import Obj, json_option, pass_obj, print_json, print_table
-from repoversion.db.session import transaction
-from repoversion.errors import Conflict, InvalidInput
+from repoversion.upstream.archives import MODES, POLICIES, ArchiveSpec
 
 
 @click.group()
@@ -75,8 +64,7 @@ def add(
         required=not optional,
         ca_path=ca,
     )
-    with transaction(obj.ctx.sessions) as session:
-        add_archive(session, spec, obj.settings.clock())
+    actions.add_archive(obj.ctx, spec)
     click.echo(f"Archive {name!r} added; the next sync mirrors it.", err=True)
 
 
@@ -85,8 +73,7 @@ def add(
 @pass_obj
 def list_(obj: Obj, as_json: bool) -> None:
     """List configured archives."""
-    with transaction(obj.ctx.sessions) as session:
-        rows = [archive_json(a) for a in list_archives(session)]
+    rows = actions.list_archives(obj.ctx)
     if as_json:
         print_json(rows)
         return
@@ -110,8 +97,7 @@ def list_(obj: Obj, as_json: bool) -> None:
 @pass_obj
 def show(obj: Obj, name: str, as_json: bool) -> None:
     """Show one archive."""
-    with transaction(obj.ctx.sessions) as session:
-        data = archive_json(get_archive(session, name), detail=True)
+    data = actions.show_archive(obj.ctx, name)
     if as_json:
         print_json(data)
     else:
@@ -126,58 +112,24 @@ def show(obj: Obj, name: str, as_json: bool) -> None:
 @pass_obj
 def remove(obj: Obj, name: str) -> None:
     """Remove an archive; versions already made keep serving it."""
-    with transaction(obj.ctx.sessions) as session:
-        remove_archive(session, name)
+    actions.remove_archive(obj.ctx, name)
     click.echo(f"Archive {name!r} removed; the next sync drops it.", err=True)
 
 
-def _signed_by(value: str) -> bytes | None:
-    """apt's Signed-By: a path (or several) or an inline armored key."""
-    if "BEGIN PGP PUBLIC KEY BLOCK" in value:
-        text = "\n".join("" if line.strip() == "." else line.strip() for line in value.splitlines())
-        return normalise(text.encode(), "The inline Signed-By key")
-    blobs = [read_keyring(Path(p)) for p in value.split() if p.startswith("/")]
-    return b"".join(blobs) or None
-
-
 def add_from_system(obj: Obj) -> None:
-    """Add every archive this host's apt sources use, policy on_demand."""
-    from repoversion.aptsources import read_system_sources
-
-    found = read_system_sources()
-    if not found:
-        raise InvalidInput("This host's apt sources list no http(s) archive to mirror.")
-    with transaction(obj.ctx.sessions) as session:
-        for sys_arc in found:
-            try:
-                keyring = b"".join(filter(None, (_signed_by(s) for s in sys_arc.signed_by))) or None
-            except InvalidInput as exc:
-                click.echo(f"warning: archive {sys_arc.name!r} skipped: {exc.message}", err=True)
-                continue
-            spec = ArchiveSpec(
-                name=sys_arc.name,
-                url=sys_arc.url,
-                suites=sys_arc.suites,
-                components=sys_arc.components,
-                architectures=sys_arc.architectures,
-                keyring=keyring,
-                policy="on_demand",
-            )
-            try:
-                with session.begin_nested():
-                    add_archive(session, spec, obj.settings.clock())
-            except Conflict:
-                click.echo(f"Archive {sys_arc.name!r} exists already; kept as it is.", err=True)
-                continue
-            except InvalidInput as exc:
-                click.echo(f"warning: archive {sys_arc.name!r} skipped: {exc.message}", err=True)
-                continue
-            click.echo(
-                f"Added archive {sys_arc.name!r}: {sys_arc.url} "
-                f"{' '.join(sys_arc.suites)} / {' '.join(sys_arc.components)} / "
-                f"{' '.join(sys_arc.architectures)}",
-                err=True,
-            )
+    """Add every archive this host's apt sources use, policy on_demand, saying what
+    happened to each on stderr."""
+    for result in actions.add_from_system(obj.ctx):
+        added = result.added
+        if added is None:
+            click.echo(f"warning: archive {result.name!r} {result.message}", err=True)
+            continue
+        click.echo(
+            f"Added archive {result.name!r}: {added['url']} "
+            f"{' '.join(added['suites'])} / {' '.join(added['components'])} / "
+            f"{' '.join(added['architectures'])}",
+            err=True,
+        )
 
 
 COMMANDS = [archive]

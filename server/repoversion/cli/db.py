@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
+from repoversion import actions
 from repoversion.cli.common import Obj, pass_obj
-from repoversion.db.session import upgrade as upgrade_schema
 
 
 @click.group()
@@ -17,7 +17,7 @@ def db() -> None:
 @pass_obj
 def upgrade(obj: Obj) -> None:
     """Apply pending migrations."""
-    upgrade_schema(obj.settings.database_url)
+    actions.upgrade_schema(obj.ctx)
     click.echo("Database schema is up to date.", err=True)
 
 

@@ -9,13 +9,9 @@ from pathlib import Path
 import click
 
 from repoversion.cli.common import Obj, json_option, pass_obj, print_json
-from repoversion.db.session import transaction
 from repoversion.errors import InvalidInput, RepoversionError
 from repoversion.serving.fetch import Fetcher
-from repoversion.serving.lookup import VersionIndex
-from repoversion.serving.materialize import Wanted, lockfile_files, materialize, version_files
-from repoversion.serving.model import BlobRef
-from repoversion.versions import read_index, resolve_ref
+from repoversion.serving.materialize import Wanted, materialize, plan
 
 
 def _read_lockfile(path: Path) -> object:
@@ -40,21 +36,9 @@ def _read_lockfile(path: Path) -> object:
 def materialize_cmd(obj: Obj, ref: str, lockfile: Path | None, as_json: bool) -> None:
     """Download every file REF (or a lockfile) needs that is not stored yet."""
     ctx = obj.ctx
-    store = ctx.store
     lock = _read_lockfile(lockfile) if lockfile is not None else None
-    with transaction(ctx.sessions) as session:
-        version = resolve_ref(session, ref)
-        index = VersionIndex.of(
-            version.id,
-            BlobRef(version.index_sha256, store.size(version.index_sha256)),
-            read_index(store, version),
-        )
-        wanted: list[Wanted] = (
-            lockfile_files(session, index, lock)
-            if lockfile is not None
-            else version_files(session, index)
-        )
-    fetcher = Fetcher(ctx.settings, lambda: ctx.sessions, store)
+    index, wanted = plan(ctx, ref, lock)
+    fetcher = Fetcher(ctx.settings, lambda: ctx.sessions, ctx.store)
     try:
         outcome = _run(fetcher, index.version, wanted, ctx.settings.download_concurrency, as_json)
     finally:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import click
 
+from repoversion import actions
 from repoversion.cli.common import Obj, json_option, pass_obj, print_json, print_table
-from repoversion.db.session import transaction
 from repoversion.errors import InvalidInput
-from repoversion.tags import delete_tag, list_tags, set_tag, tag_history
 
 
 @click.command()
@@ -21,21 +20,19 @@ def tag(obj: Obj, name: str, ref: str | None, delete: bool) -> None:
         raise InvalidInput("`tag --delete NAME` takes no REF.")
     if not delete and ref is None:
         raise InvalidInput("Say which version the tag names: `repoversion tag NAME REF`.")
-    now = obj.settings.clock()
-    with transaction(obj.ctx.sessions) as session:
-        if delete:
-            was = delete_tag(session, name, now)
-            message = f"Tag {name!r} deleted (it named {was})."
+    if delete:
+        was = actions.delete_tag(obj.ctx, name)
+        message = f"Tag {name!r} deleted (it named {was})."
+    else:
+        assert ref is not None
+        move = actions.set_tag(obj.ctx, name, ref)
+        version = move.tag.repoversion
+        if not move.changed:
+            message = f"Tag {name!r} already names {version}; nothing changed."
+        elif move.previous is None:
+            message = f"Tag {name!r} created: {version}."
         else:
-            assert ref is not None
-            move = set_tag(session, name, ref, now)
-            version = move.tag.repoversion
-            if not move.changed:
-                message = f"Tag {name!r} already names {version}; nothing changed."
-            elif move.previous is None:
-                message = f"Tag {name!r} created: {version}."
-            else:
-                message = f"Tag {name!r} moved: {move.previous} -> {version}."
+            message = f"Tag {name!r} moved: {move.previous} -> {version}."
     click.echo(message, err=True)
 
 
@@ -45,11 +42,10 @@ def tag(obj: Obj, name: str, ref: str | None, delete: bool) -> None:
 @pass_obj
 def tags(obj: Obj, history_of: str | None, as_json: bool) -> None:
     """List tags (latest included) with their version and when they moved."""
-    with transaction(obj.ctx.sessions) as session:
-        if history_of is not None:
-            rows = tag_history(session, history_of)
-        else:
-            rows = [t.to_json() for t in list_tags(session)]
+    if history_of is not None:
+        rows = actions.tag_history(obj.ctx, history_of)
+    else:
+        rows = actions.list_tags(obj.ctx)
     if as_json:
         print_json(rows)
     elif history_of is not None:

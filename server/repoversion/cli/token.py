@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import click
 
+from repoversion import actions
 from repoversion.cli.common import Obj, json_option, pass_obj, print_json, print_table
-from repoversion.db.session import transaction
-from repoversion.timefmt import iso
-from repoversion.tokens import SCOPES, create_token, list_tokens, revoke_token
+from repoversion.tokens import SCOPES
 
 
 @click.group()
@@ -22,13 +21,12 @@ def token() -> None:
 @pass_obj
 def create(obj: Obj, name: str, scope: str, as_json: bool) -> None:
     """Create a token and print it once."""
-    with transaction(obj.ctx.sessions) as session:
-        new = create_token(session, name, scope, obj.settings.clock())
+    new = actions.create_token(obj.ctx, name, scope)
     if as_json:
-        print_json({"name": new.name, "token": new.token, "scope": new.scope})
+        print_json(new)
     else:
-        click.echo(new.token)
-        click.echo(f"Token {new.name!r} ({new.scope}) created; it is not shown again.", err=True)
+        click.echo(new["token"])
+        click.echo(f"Token {name!r} ({scope}) created; it is not shown again.", err=True)
 
 
 @token.command("list")
@@ -36,16 +34,7 @@ def create(obj: Obj, name: str, scope: str, as_json: bool) -> None:
 @pass_obj
 def list_(obj: Obj, as_json: bool) -> None:
     """List tokens (never their secrets)."""
-    with transaction(obj.ctx.sessions) as session:
-        rows = [
-            {
-                "name": t.name,
-                "scope": t.scope,
-                "created": iso(t.created),
-                "last_used": iso(t.last_used) if t.last_used else None,
-            }
-            for t in list_tokens(session)
-        ]
+    rows = actions.list_tokens(obj.ctx)
     if as_json:
         print_json(rows)
     else:
@@ -57,8 +46,7 @@ def list_(obj: Obj, as_json: bool) -> None:
 @pass_obj
 def revoke(obj: Obj, name: str) -> None:
     """Revoke a token."""
-    with transaction(obj.ctx.sessions) as session:
-        revoke_token(session, name)
+    actions.revoke_token(obj.ctx, name)
     click.echo(f"Token {name!r} revoked.", err=True)
 
 

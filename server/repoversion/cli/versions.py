@@ -1,12 +1,11 @@
-"""``repoversion versions``: kept repoversions, newest first."""
+"""``repoversion versions``, ``show`` and ``diff``: what the repoversions are and hold."""
 
 from __future__ import annotations
 
 import click
 
+from repoversion import actions
 from repoversion.cli.common import Obj, json_option, pass_obj, print_json, print_table
-from repoversion.db.session import transaction
-from repoversion.versions import list_versions
 
 
 @click.command()
@@ -14,8 +13,7 @@ from repoversion.versions import list_versions
 @pass_obj
 def versions(obj: Obj, as_json: bool) -> None:
     """List repoversions, newest first."""
-    with transaction(obj.ctx.sessions) as session:
-        rows = list_versions(session)
+    rows = actions.list_versions(obj.ctx)
     if as_json:
         print_json(rows)
     elif not rows:
@@ -27,4 +25,59 @@ def versions(obj: Obj, as_json: bool) -> None:
         )
 
 
-COMMANDS = [versions]
+@click.command()
+@click.argument("ref")
+@json_option
+@pass_obj
+def show(obj: Obj, ref: str, as_json: bool) -> None:
+    """Print a repoversion's index.json."""
+    index = actions.show_version(obj.ctx, ref)
+    if as_json:
+        print_json(index)
+        return
+    click.echo(
+        f"repoversion {index['repoversion']}  ({index['bump']}, parent "
+        f"{index['parent'] or '-'}, created {index['created']})"
+    )
+    click.echo(f"state {index['state']}")
+    c = index["changes"]
+    click.echo(
+        f"changes: {c['added']} added, {c['removed']} removed, {c['upgraded']} upgraded, "
+        f"{c['downgraded']} downgraded"
+    )
+    for name, arc in index["archives"].items():
+        click.echo(f"{name}  {arc['url']}  ({arc['mode']}, {arc['policy']})")
+        for suite, data in arc["suites"].items():
+            click.echo(
+                f"  {suite}: {len(data['files'])} files, release {data['release'].get('date', '?')}"
+            )
+
+
+@click.command()
+@click.argument("ref_a")
+@click.argument("ref_b")
+@json_option
+@pass_obj
+def diff(obj: Obj, ref_a: str, ref_b: str, as_json: bool) -> None:
+    """Packages added, removed, upgraded and downgraded from REF_A to REF_B."""
+    out = actions.diff(obj.ctx, ref_a, ref_b)
+    if as_json:
+        print_json(out)
+        return
+    for kind, sign in (("added", "+"), ("removed", "-")):
+        for p in out[kind]:
+            click.echo(
+                f"{sign} {p['name']} {p['version']} [{p['architecture']}] "
+                f"{p['archive']}/{p['suite']}"
+            )
+    for kind, sign in (("upgraded", "^"), ("downgraded", "v")):
+        for p in out[kind]:
+            click.echo(
+                f"{sign} {p['name']} {p['from']} -> {p['to']} [{p['architecture']}] "
+                f"{p['archive']}/{p['suite']}"
+            )
+    if not any(out[k] for k in ("added", "removed", "upgraded", "downgraded")):
+        click.echo("no package changes")
+
+
+COMMANDS = [versions, show, diff]

@@ -67,3 +67,25 @@ def fetch_rows(session: Session, query: Select[Any]) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in cur.fetchall()]
     finally:
         cur.close()
+
+
+def next_ids(session: Session, table: str, count: int) -> int:
+    """The first of ``count`` fresh ids for rows of ``table`` inserted with explicit ids.
+
+    The caller must hold the lock that makes it the table's only writer (the commit
+    lock); :func:`advance_sequence` then tells PostgreSQL's sequence about them.
+    """
+    conn = session.connection()
+    top = conn.exec_driver_sql(f"SELECT max(id) FROM {table}").scalar()
+    return int(top or 0) + 1 if count else 0
+
+
+def advance_sequence(session: Session, table: str) -> None:
+    """Move PostgreSQL's id sequence of ``table`` past the ids inserted explicitly."""
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        return  # SQLite takes max(rowid) + 1 by itself
+    conn.exec_driver_sql(
+        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+        f"(SELECT coalesce(max(id), 1) FROM {table}))"
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from repoversion.errors import ConfigError, RepoversionError
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
+#: alembic's script directory: the top-level migrations/, installed as the
+#: ``repoversion.migrations`` package (a wheel carries it; an editable install maps it).
+MIGRATIONS_DIR = Path(str(files("repoversion.migrations")))
 
 
 def normalise_url(url: str) -> str:

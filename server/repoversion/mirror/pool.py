@@ -6,13 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import select
-
 from repoversion.context import Context
-from repoversion.db.models import Blob
-from repoversion.db.session import transaction
-from repoversion.mirror.http import Upstream
-from repoversion.mirror.model import SuiteSnapshot
+from repoversion.upstream.http import Upstream
+from repoversion.versions.base import recorded_blobs
+from repoversion.versions.snapshot import SuiteSnapshot
 
 
 def download_pool(
@@ -35,13 +32,7 @@ def download_pool(
                 wanted[r.sha256] = (r.filename, r.size)
                 for path, sha, size in getattr(r, "files", ()):
                     wanted[sha] = (path, size)
-    recorded: set[str] = set()
-    with transaction(ctx.sessions) as s:
-        digests = list(wanted)
-        for i in range(0, len(digests), 500):
-            recorded.update(
-                s.scalars(select(Blob.sha256).where(Blob.sha256.in_(digests[i : i + 500])))
-            )
+    recorded = recorded_blobs(ctx.sessions, list(wanted))
     todo = [
         (sha, path, size)
         for sha, (path, size) in sorted(wanted.items(), key=lambda x: x[1])

@@ -7,22 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from repoversion.archive.indices import parse_packages, parse_sources
 from repoversion.archive.plan import IndexPlan
 from repoversion.archive.release import Release
 from repoversion.context import Context
-from repoversion.db.bulk import fetch_rows
-from repoversion.db.models import Package, Suite
 from repoversion.errors import BadUpstream
-from repoversion.mirror import stanzasets
-from repoversion.mirror.model import PackageRecord, Scope, ScopeChange, scope_of
 from repoversion.mirror.parse import Stanzas, iter_stanzas, parse_digested, stanza_digests
+from repoversion.versions.base import ScopeRows
+from repoversion.versions.snapshot import PackageRecord, Scope, ScopeChange, scope_of
 
 Parts = list[tuple[IndexPlan, str, str]]
-#: values in one ``IN (…)``: SQLite takes up to 32,766 parameters, PostgreSQL 65,535
-IN_CHUNK = 5000
 
 
 class ScopeReader:
@@ -34,97 +28,9 @@ class ScopeReader:
     def __init__(self, ctx: Context, progress: Any) -> None:
         self.ctx = ctx
         self.store = ctx.store
+        self.rows = ScopeRows(ctx.sessions, ctx.store)
         self.settings = ctx.settings
         self.progress = progress
-
-    def _scope_filter(self, archive: str, suite: str, scope: Scope) -> Any:
-        component, kind = scope
-        return (
-            select(Package.id)
-            .join(Suite, Suite.id == Package.suite_id)
-            .where(
-                Suite.archive == archive,
-                Suite.name == suite,
-                Package.component == component,
-                Package.kind == kind,
-                Package.removed.is_(None),
-            )
-        )
-
-    def _old_digests(self, archive: str, suite: str, scope: Scope) -> dict[int | None, list[int]]:
-        """Open rows of a scope in the base version, by stanza digest (two integers a row).
-
-        Read through the driver: 60,000 ORM rows cost more than the rest of a re-sync.
-        """
-        out: dict[int | None, list[int]] = {}
-        query = self._scope_filter(archive, suite, scope).add_columns(Package.stanza)
-        with self.ctx.sessions() as s:
-            for pid, digest in fetch_rows(s, query):
-                out.setdefault(digest, []).append(pid)
-        return out
-
-    def _known(
-        self, archive: str, suite: str, scope: Scope, base_id: int | None
-    ) -> set[int] | None:
-        """The base version's stanza set of the scope, if it has one."""
-        if base_id is None:
-            return None
-        with self.ctx.sessions() as s:
-            suite_id = s.scalar(
-                select(Suite.id).where(Suite.archive == archive, Suite.name == suite)
-            )
-            if suite_id is None:
-                return None
-            return stanzasets.load(s, self.store, base_id, suite_id, scope)
-
-    def _rows_with(
-        self, archive: str, suite: str, scope: Scope, digests: set[int]
-    ) -> list[tuple[Any, ...]]:
-        """(id, name, version, arch, sha256) of the scope's open rows with these digests."""
-        wanted = sorted(digests)
-        rows: list[tuple[Any, ...]] = []
-        base = self._scope_filter(archive, suite, scope).add_columns(
-            Package.name, Package.version, Package.architecture, Package.sha256
-        )
-        with self.ctx.sessions() as s:
-            for i in range(0, len(wanted), IN_CHUNK):
-                rows += fetch_rows(s, base.where(Package.stanza.in_(wanted[i : i + IN_CHUNK])))
-        return rows
-
-    def _old_details(
-        self, archive: str, suite: str, scope: Scope, ids: list[int], names: set[str]
-    ) -> list[tuple[Any, ...]]:
-        """(id, name, version, arch, sha256) of every open row of the scope named like
-        ``names`` or like the rows ``ids``: all a diff needs, without reading the rest."""
-        # By name alone, filtered here: with the scope's terms in the query SQLite walks
-        # the suite's open rows (ix_package_range) instead of looking the few names up
-        # (30 ms against 3 for Debian's main).
-        component, kind = scope
-        query = select(
-            Package.id,
-            Package.name,
-            Package.version,
-            Package.architecture,
-            Package.sha256,
-            Package.component,
-            Package.kind,
-            Package.removed,
-            Suite.archive,
-            Suite.name,
-        ).join(Suite, Suite.id == Package.suite_id)
-        names = set(names)
-        rows: list[tuple[Any, ...]] = []
-        with self.ctx.sessions() as s:
-            for i in range(0, len(ids), IN_CHUNK):
-                names.update(
-                    s.scalars(select(Package.name).where(Package.id.in_(ids[i : i + IN_CHUNK])))
-                )
-            wanted = sorted(names)
-            want = (component, kind, None, archive, suite)
-            for i in range(0, len(wanted), IN_CHUNK):
-                chunk: Any = query.where(Package.name.in_(wanted[i : i + IN_CHUNK]))
-                rows += [r[:5] for r in fetch_rows(s, chunk) if r[5:] == want]
-        return rows
 
     def _stanzas(
         self, archive: str, suite: str, plan: IndexPlan, path: str, compression: str, data: bytes
@@ -168,9 +74,9 @@ class ScopeReader:
         # database answers.
         first = stanzas_of(*parts[0]) if parts else None
         try:
-            known = self._known(archive, suite, scope, base_id)
+            known = self.rows.stanza_set(archive, suite, scope, base_id)
             # without the base's stanza set: every open row's digest, with its row ids
-            by_digest = self._old_digests(archive, suite, scope) if known is None else None
+            by_digest = self.rows.digests(archive, suite, scope) if known is None else None
         except BaseException:
             if first is not None:
                 first.close()
@@ -216,14 +122,14 @@ class ScopeReader:
             names: set[str] = set()
         else:
             assert known is not None
-            gone_rows = self._rows_with(archive, suite, scope, known - seen)
+            gone_rows = self.rows.with_digests(archive, suite, scope, known - seen)
             close = [r[0] for r in gone_rows]
             remaining = known & seen
             names = {r[1] for r in gone_rows}
         closing = set(close)
         names.update(r.name for r in added.values())
         ids = close if by_digest is not None else []  # rows whose names are not known yet
-        old = self._old_details(archive, suite, scope, ids, names) if old_keys else []
+        old = self.rows.named(archive, suite, scope, ids, names) if old_keys else []
         kept = {(r[1], r[2], r[3]): r[4] for r in old if r[0] not in closing}
         change = ScopeChange(close=close)
         for digest, rec in added.items():

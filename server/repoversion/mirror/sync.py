@@ -17,78 +17,27 @@ import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
-
-from sqlalchemy import func, select
 
 from repoversion.archive.plan import IndexPlan, plan_indices
 from repoversion.archive.release import check_freshness, parse_release
 from repoversion.archive.verify import verify_signed_release
 from repoversion.context import Context
-from repoversion.db.models import (
-    Archive,
-    IndexFile,
-    Repoversion,
-    Suite,
-    SuiteRelease,
-)
-from repoversion.db.session import transaction
 from repoversion.errors import BadUpstream, RepoversionError
-from repoversion.mirror.changes import CommitResult
-from repoversion.mirror.commit import Committer
-from repoversion.mirror.http import NotFoundUpstream, Upstream, parse_auth_conf
-from repoversion.mirror.model import (
-    ArchiveInfo,
-    FileRef,
-    Scope,
-    SuiteSnapshot,
-)
 from repoversion.mirror.pool import download_pool
 from repoversion.mirror.scopes import ScopeReader, shrunk_scopes
-from repoversion.timefmt import iso, utc
+from repoversion.storage.base import BlobRef
+from repoversion.timefmt import iso
+from repoversion.upstream.archives import ArchiveConf, archive_confs
+from repoversion.upstream.http import NotFoundUpstream, Upstream, parse_auth_conf
+from repoversion.versions.base import SuiteState, read_base
+from repoversion.versions.changes import CommitResult
+from repoversion.versions.commit import SyncOutcome, commit_sync
+from repoversion.versions.snapshot import ArchiveInfo, Scope, SuiteSnapshot
 
 log = logging.getLogger(__name__)
 MAX_RELEASE = 64 << 20
 Progress = Callable[[str, int, int], None]
-
-
-@dataclass
-class ArchiveConf:
-    """A detached copy of an :class:`Archive` row, safe to use outside a session."""
-
-    name: str
-    url: str
-    suites: list[str]
-    components: list[str]
-    architectures: list[str]
-    keyring: bytes
-    policy: str
-    mode: str
-    required: bool
-    ca: str | None
-
-    @classmethod
-    def of(cls, row: Archive) -> ArchiveConf:
-        return cls(
-            row.name,
-            row.url,
-            list(row.suites),
-            list(row.components),
-            list(row.architectures),
-            row.keyring,
-            row.policy,
-            row.mode,
-            row.required,
-            row.ca,
-        )
-
-
-@dataclass
-class PrevSuite:
-    date: datetime | None
-    files: dict[str, tuple[str, int]] = field(default_factory=dict)
 
 
 class Sync:
@@ -109,28 +58,6 @@ class Sync:
         auth = self.settings.auth_conf
         self.auth = parse_auth_conf(auth.read_text()) if auth.is_file() else []
 
-    # -- planning -------------------------------------------------------------------------
-    def _load(self) -> tuple[list[ArchiveConf], dict[tuple[str, str], PrevSuite]]:
-        with transaction(self.ctx.sessions) as s:
-            self.base_id = s.scalar(select(func.max(Repoversion.id)))
-            archives = [
-                ArchiveConf.of(a) for a in s.scalars(select(Archive).order_by(Archive.name))
-            ]
-            prev: dict[tuple[str, str], PrevSuite] = {}
-            for arc, name, date in s.execute(
-                select(Suite.archive, Suite.name, SuiteRelease.date)
-                .join(SuiteRelease, SuiteRelease.suite_id == Suite.id)
-                .where(SuiteRelease.removed.is_(None))
-            ):
-                prev[(arc, name)] = PrevSuite(utc(date) if date else None)
-            for arc, name, path, sha, size in s.execute(
-                select(Suite.archive, Suite.name, IndexFile.path, IndexFile.sha256, IndexFile.size)
-                .join(Suite, Suite.id == IndexFile.suite_id)
-                .where(IndexFile.removed.is_(None))
-            ):
-                prev.setdefault((arc, name), PrevSuite(None)).files[path] = (sha, size)
-        return archives, prev
-
     def run(self, bump: str | None = None) -> CommitResult:
         try:
             archives, snapshots = self._sync_all()
@@ -138,17 +65,22 @@ class Sync:
             self.writer.shutdown(wait=True)
         for write in self.writes:
             write.result()  # blobs first: every index file is stored before the rows
-        infos = {a.name: ArchiveInfo(a.name, a.url, a.mode, a.policy) for a in archives}
+        outcome = SyncOutcome(
+            snapshots=snapshots,
+            archives={a.name: ArchiveInfo(a.name, a.url, a.mode, a.policy) for a in archives},
+            blobs=self.blobs,
+            warnings=self.warnings,
+            base_id=self.base_id,
+        )
         self.progress("commit", 0, 1)
-        with transaction(self.ctx.sessions) as session:
-            result = Committer(session, self.store, self.settings.clock()).commit(
-                snapshots, infos, bump, self.blobs, self.warnings, base_id=self.base_id
-            )
+        result = commit_sync(self.ctx.sessions, self.store, self.settings.clock(), outcome, bump)
         self.progress("commit", 1, 1)
         return result
 
     def _sync_all(self) -> tuple[list[ArchiveConf], list[SuiteSnapshot]]:
-        archives, prev = self._load()
+        archives = archive_confs(self.ctx.sessions)
+        base = read_base(self.ctx.sessions)
+        self.base_id, prev = base.id, base.suites
         snapshots: list[SuiteSnapshot] = []
         for arc in archives:
             try:
@@ -164,7 +96,7 @@ class Sync:
         return archives, snapshots
 
     def _sync_archive(
-        self, arc: ArchiveConf, prev: dict[tuple[str, str], PrevSuite]
+        self, arc: ArchiveConf, prev: dict[tuple[str, str], SuiteState]
     ) -> list[SuiteSnapshot]:
         up = Upstream(
             arc.url,
@@ -246,7 +178,7 @@ class Sync:
         return {"Release": release, "Release.gpg": gpg}
 
     def _sync_suite(
-        self, up: Upstream, arc: ArchiveConf, suite: str, prev: PrevSuite | None
+        self, up: Upstream, arc: ArchiveConf, suite: str, prev: SuiteState | None
     ) -> SuiteSnapshot:
         self.progress(f"{arc.name}/{suite}", 0, 1)
         signed, raw = self._fetch_release(up, arc, suite)
@@ -277,7 +209,7 @@ class Sync:
                 continue
             path, compression, is_new = got
             entry = release.files[path]
-            snap.files[path] = FileRef(entry.sha256, entry.size)
+            snap.files[path] = BlobRef(entry.sha256, entry.size)
             entries[path] = _entry_json(entry)
             if plan.uncompressed is not None:
                 entries[plan.uncompressed.path] = _entry_json(plan.uncompressed)
@@ -297,7 +229,7 @@ class Sync:
             for name, data in raw.items():
                 info = self.store.put_bytes(data)
                 self.blobs[info.sha256] = info.size
-                snap.files[name] = FileRef(info.sha256, info.size)
+                snap.files[name] = info
         snap.release_sha256 = hashlib.sha256(raw_all).hexdigest()
         snap.release_date = release.date
         snap.release = {
@@ -322,7 +254,7 @@ class Sync:
         arc: ArchiveConf,
         suite: str,
         plan: IndexPlan,
-        prev: PrevSuite | None,
+        prev: SuiteState | None,
         fetched: dict[str, bytes],
     ) -> tuple[str, str, bool] | None:
         """Get one logical index: reuse the stored variant if unchanged, else download.

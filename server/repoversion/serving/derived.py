@@ -24,8 +24,7 @@ from repoversion.db.models import DerivedBlobs
 from repoversion.db.session import transaction
 from repoversion.serving.cache import LRU
 from repoversion.serving.locks import file_lock
-from repoversion.serving.model import BlobRef
-from repoversion.storage.base import BlobStore
+from repoversion.storage.base import BlobRef, BlobStore
 
 Blobs = dict[str, BlobRef]
 

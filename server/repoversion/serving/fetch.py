@@ -22,10 +22,10 @@ from repoversion.config import Settings
 from repoversion.db.models import Archive, Blob
 from repoversion.db.session import transaction
 from repoversion.errors import BadUpstream, DigestMismatch, NotFound
-from repoversion.mirror.http import NotFoundUpstream, Upstream, parse_auth_conf
 from repoversion.serving.locks import file_lock
-from repoversion.serving.model import Target
+from repoversion.serving.target import Target
 from repoversion.storage.base import BlobStore
+from repoversion.upstream.http import NotFoundUpstream, Upstream, parse_auth_conf
 
 log = logging.getLogger(__name__)
 

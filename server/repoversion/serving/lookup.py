@@ -1,9 +1,10 @@
 """What a path under ``/v/<ref>/<archive>/`` names in a version.
 
 A version's ``index.json`` says which index files each suite serves (:class:`VersionIndex`);
-pool files are found through the version's packages (:func:`in_pool`); in ``verbatim``
-mode upstream's own Release (:func:`upstream_listing`) adds every other file it lists,
-fetched on demand and verified against it.
+pool files are found through the version's packages
+(:func:`repoversion.versions.contents.pool_file`); in ``verbatim`` mode upstream's own
+Release (:func:`upstream_listing`) adds every other file it lists, fetched on demand and
+verified against it.
 
 >>> clean_path("pool/main/h/hello/hello_1.0_amd64.deb")
 'pool/main/h/hello/hello_1.0_amd64.deb'
@@ -20,14 +21,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
-
 from repoversion.archive.release import FileEntry, parse_release
-from repoversion.db.models import Package, SourceFile, Suite
 from repoversion.errors import NotFound, RepoversionError
-from repoversion.serving.model import BlobRef, Target
-from repoversion.storage.base import BlobStore
+from repoversion.serving.target import Target
+from repoversion.storage.base import BlobRef, BlobStore
 
 RELEASE_NAMES = ("InRelease", "Release", "Release.gpg")
 _BY_HASH = re.compile(r"(?:(?P<dir>.+)/)?by-hash/(?P<algo>SHA256|SHA512|MD5Sum)/(?P<hex>[0-9a-f]+)")
@@ -244,33 +241,6 @@ def in_dists(
                 up = up[1:]
             return Target(entry.sha256, entry.size, name, arc.name, up)
     raise NotFound(f"{arc.name}: dists/{suite.name}/{path} is not in this repoversion.")
-
-
-def in_pool(session: Session, vid: int, archive: str, path: str) -> BlobRef | None:
-    """The pool file ``path`` of ``archive`` in repoversion ``vid``: a package's file, or
-    any file of a source package.
-
-    :param session: a database session.
-    :param vid: the repoversion's id.
-    :param archive: archive name.
-    :param path: e.g. ``pool/main/h/hello/hello_1.0_amd64.deb``.
-    """
-    member = (Package.added <= vid, or_(Package.removed.is_(None), Package.removed > vid))
-    row = session.execute(
-        select(Package.sha256, Package.size)
-        .join(Suite, Suite.id == Package.suite_id)
-        .where(Package.filename == path, Suite.archive == archive, *member)
-        .limit(1)
-    ).first()
-    if row is None:
-        row = session.execute(
-            select(SourceFile.sha256, SourceFile.size)
-            .join(Package, Package.id == SourceFile.package_id)
-            .join(Suite, Suite.id == Package.suite_id)
-            .where(SourceFile.path == path, Suite.archive == archive, *member)
-            .limit(1)
-        ).first()
-    return None if row is None else BlobRef(row[0], row[1])
 
 
 def _by_hash_path(path: str, algo: str, digest: str) -> str:

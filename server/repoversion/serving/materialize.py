@@ -12,16 +12,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from repoversion.archive.release import check_relative_path
-from repoversion.db.models import Package, SourceFile, Suite
+from repoversion.context import Context
+from repoversion.db.session import transaction
 from repoversion.errors import InvalidInput, RepoversionError
 from repoversion.serving.fetch import Fetcher
-from repoversion.serving.lookup import VersionIndex, in_pool
-from repoversion.serving.model import Target
-from repoversion.storage.base import BlobStore
+from repoversion.serving.lookup import VersionIndex
+from repoversion.serving.target import Target
+from repoversion.storage.base import BlobRef, BlobStore
+from repoversion.versions.contents import pool_file, pool_files
+from repoversion.versions.refs import read_index, resolve_ref
 
 #: Above this many files, list the store once instead of asking about each blob.
 LIST_THRESHOLD = 5000
@@ -63,21 +65,7 @@ def version_files(session: Session, index: VersionIndex) -> list[Wanted]:
     :param session: a database session.
     :param index: the version.
     """
-    vid = index.vid
-    member = (Package.added <= vid, or_(Package.removed.is_(None), Package.removed > vid))
-    debs = session.execute(
-        select(Suite.archive, Package.filename, Package.sha256, Package.size)
-        .join(Suite, Suite.id == Package.suite_id)
-        .where(*member)
-    )
-    sources = session.execute(
-        select(Suite.archive, SourceFile.path, SourceFile.sha256, SourceFile.size)
-        .join(Package, Package.id == SourceFile.package_id)
-        .join(Suite, Suite.id == Package.suite_id)
-        .where(*member)
-    )
-    rows = [*debs, *sources]
-    return _unique(index, ((a, p, s, n) for a, p, s, n in rows))
+    return _unique(index, pool_files(session, index.vid))
 
 
 def lockfile_files(session: Session, index: VersionIndex, lock: Any) -> list[Wanted]:
@@ -98,7 +86,7 @@ def lockfile_files(session: Session, index: VersionIndex, lock: Any) -> list[Wan
             check_relative_path(path, "the lockfile")
         except (KeyError, TypeError, ValueError, RepoversionError):
             raise InvalidInput(f"The lockfile has a malformed package entry: {p!r:.120}.") from None
-        found = in_pool(session, index.vid, archive, path)
+        found = pool_file(session, index.vid, archive, path)
         if found is None or (found.sha256, found.size) != (sha, size):
             raise InvalidInput(
                 f"{archive}/{path} (sha256 {sha}) is not in repoversion {index.version}."
@@ -116,6 +104,26 @@ def _unique(index: VersionIndex, rows: Iterable[tuple[str, str, str, int]]) -> l
         name = path.rsplit("/", 1)[-1]
         seen[sha] = Wanted(Target(sha, size, name, archive, (path,)), arc.url)
     return sorted(seen.values(), key=lambda w: (w.target.archive or "", w.target.upstream))
+
+
+def plan(ctx: Context, ref: str, lock: Any | None) -> tuple[VersionIndex, list[Wanted]]:
+    """The version ``ref`` names and the files to have for it (all of them, or those of
+    the lockfile ``lock``).
+
+    :raises NotFound: ``ref`` names nothing.
+    :raises InvalidInput: the lockfile is malformed or names files the version lacks.
+    """
+    store = ctx.store
+    with transaction(ctx.sessions) as session:
+        version = resolve_ref(session, ref)
+        index = VersionIndex.of(
+            version.id,
+            BlobRef(version.index_sha256, store.size(version.index_sha256)),
+            read_index(store, version),
+        )
+        if lock is not None:
+            return index, lockfile_files(session, index, lock)
+        return index, version_files(session, index)
 
 
 def missing(store: BlobStore, wanted: list[Wanted]) -> list[Wanted]:

@@ -32,12 +32,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
-
 from repoversion.archive.compression import decompress, kind_from_path
 from repoversion.archive.signing import Signer
-from repoversion.db.models import Suite, SuiteRelease
 from repoversion.errors import RepoversionError
 from repoversion.storage.base import BlobStore
 from repoversion.timefmt import release_date
@@ -111,28 +107,6 @@ def sign_release(signer: Signer, release: bytes) -> dict[str, bytes]:
         "InRelease": signer.clearsign(release),
         "Release.gpg": signer.detach_sign(release),
     }
-
-
-def release_record(session: Session, vid: int, archive: str, suite: str) -> dict[str, Any] | None:
-    """The upstream Release summary a suite had in repoversion ``vid`` (SuiteRelease.fields).
-
-    :param session: a database session.
-    :param vid: the repoversion's id.
-    :param archive: archive name.
-    :param suite: suite name.
-    """
-    fields: dict[str, Any] | None = session.scalar(
-        select(SuiteRelease.fields)
-        .join(Suite, Suite.id == SuiteRelease.suite_id)
-        .where(
-            Suite.archive == archive,
-            Suite.name == suite,
-            SuiteRelease.added <= vid,
-            or_(SuiteRelease.removed.is_(None), SuiteRelease.removed > vid),
-        )
-        .limit(1)
-    )
-    return fields
 
 
 def complete_entries(

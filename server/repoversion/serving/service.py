@@ -13,15 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
-
-from sqlalchemy import func, select
+from typing import TYPE_CHECKING, Any
 
 from repoversion.context import Context
-from repoversion.db.models import Repoversion
 from repoversion.db.session import transaction
 from repoversion.errors import NotFound
-from repoversion.packages import packages_of
 from repoversion.serving.cache import LRU
 from repoversion.serving.derived import Derived
 from repoversion.serving.fetch import Fetcher
@@ -34,20 +30,23 @@ from repoversion.serving.lookup import (
     clean_path,
     entries_listing,
     in_dists,
-    in_pool,
     upstream_listing,
 )
 from repoversion.serving.metrics import Metrics
-from repoversion.serving.model import BlobRef, Target
 from repoversion.serving.release import (
     complete_entries,
-    release_record,
     render_release,
     sign_release,
 )
-from repoversion.storage.base import BlobStore, check_digest
+from repoversion.serving.target import Target
+from repoversion.storage.base import BlobRef, BlobStore, check_digest
 from repoversion.timefmt import iso
-from repoversion.versions import VERSION_RE, Resolved, read_index, resolve
+from repoversion.versions.contents import packages_of, pool_file, release_fields
+from repoversion.versions.numbering import VERSION_RE
+from repoversion.versions.refs import Resolved, count_kept, read_index, resolve
+
+if TYPE_CHECKING:
+    from repoversion.db.models import Repoversion
 
 
 class Serving:
@@ -110,10 +109,7 @@ class Serving:
     def count_versions(self) -> int:
         """Kept (not deleted) repoversions."""
         with transaction(self.ctx.sessions) as s:
-            return int(
-                s.scalar(select(func.count(Repoversion.id)).where(Repoversion.dropped.is_(None)))
-                or 0
-            )
+            return count_kept(s)
 
     # -- what a path means -----------------------------------------------------------------
 
@@ -152,7 +148,7 @@ class Serving:
             hit = self._pool.get(key)
             if hit is None:
                 with transaction(self.ctx.sessions) as s:
-                    hit = (in_pool(s, idx.vid, archive, rest),)
+                    hit = (pool_file(s, idx.vid, archive, rest),)
                 self._pool.put(key, hit)
             if hit[0] is not None:
                 name = rest.rsplit("/", 1)[-1]
@@ -187,7 +183,7 @@ class Serving:
 
         def make() -> Mapping[str, bytes]:
             with transaction(self.ctx.sessions) as s:
-                rows = [p for _, p in packages_of(s, version)]
+                rows = [p for _, p in packages_of(s, version.id)]
             rows.sort(
                 key=lambda p: (
                     p["archive"],
@@ -250,7 +246,7 @@ class Serving:
 
     def _record(self, vid: int, arc: ArchiveIndex, suite: SuiteIndex) -> dict[str, Any]:
         with transaction(self.ctx.sessions) as s:
-            record = release_record(s, vid, arc.name, suite.name)
+            record = release_fields(s, vid, arc.name, suite.name)
         if record is None:
             raise NotFound(f"{arc.name}/{suite.name} has no Release in this repoversion.")
         return record

@@ -20,11 +20,11 @@ from urllib.parse import unquote, urlsplit
 
 from repoversion.errors import ConfigError
 
-from .base import BlobInfo, BlobStore, BlobWriter, InvalidDigest, blob_key
+from .base import BlobRef, BlobStore, BlobWriter, InvalidDigest, blob_key
 from .filesystem import FileSystemStore
 
 __all__ = [
-    "BlobInfo",
+    "BlobRef",
     "BlobStore",
     "BlobWriter",
     "FileSystemStore",

@@ -78,9 +78,10 @@ def digest_from_key(key: str) -> str | None:
     return digest
 
 
-@dataclass(frozen=True)
-class BlobInfo:
-    """What a store knows about a committed blob."""
+@dataclass(frozen=True, slots=True)
+class BlobRef:
+    """A blob by digest and size: what a store returns for a committed blob, and how
+    every other module names one."""
 
     sha256: str
     size: int
@@ -139,7 +140,7 @@ class BlobWriter:
         self._write_chunk(data)
         return len(data)
 
-    def commit(self) -> BlobInfo:
+    def commit(self) -> BlobRef:
         """Verify the bytes and make the blob visible under :func:`blob_key`.
 
         If a blob with the same digest already exists it is kept and the new copy dropped.
@@ -163,7 +164,7 @@ class BlobWriter:
                     expected=self.expected_sha256,
                     actual=actual,
                 )
-            info = BlobInfo(actual, self._size)
+            info = BlobRef(actual, self._size)
             self._store(info)
         except BaseException:
             self.abort()
@@ -198,7 +199,7 @@ class BlobWriter:
     def _write_chunk(self, data: bytes | bytearray | memoryview) -> None:
         raise NotImplementedError
 
-    def _store(self, info: BlobInfo) -> None:
+    def _store(self, info: BlobRef) -> None:
         """Make the verified bytes visible as ``info.sha256``."""
         raise NotImplementedError
 
@@ -226,14 +227,14 @@ class BlobStore(Protocol):
         stream: BinaryIO | Iterable[bytes],
         expected_sha256: str | None = None,
         expected_size: int | None = None,
-    ) -> BlobInfo:
+    ) -> BlobRef:
         """Store a stream (a binary file or an iterable of chunks), hashing as it goes.
 
         :raises DigestMismatch: when the bytes are not what was expected.
         """
         ...
 
-    def put_bytes(self, data: bytes, expected_sha256: str | None = None) -> BlobInfo:
+    def put_bytes(self, data: bytes, expected_sha256: str | None = None) -> BlobRef:
         """Store a blob held in memory."""
         ...
 
@@ -303,14 +304,14 @@ class BlobStoreBase:
         stream: BinaryIO | Iterable[bytes],
         expected_sha256: str | None = None,
         expected_size: int | None = None,
-    ) -> BlobInfo:
+    ) -> BlobRef:
         """See :meth:`BlobStore.put`."""
         with self.writer(expected_sha256, expected_size) as w:
             for chunk in iter_chunks(stream):
                 w.write(chunk)
             return w.commit()
 
-    def put_bytes(self, data: bytes, expected_sha256: str | None = None) -> BlobInfo:
+    def put_bytes(self, data: bytes, expected_sha256: str | None = None) -> BlobRef:
         """See :meth:`BlobStore.put_bytes`."""
         return self.put([data], expected_sha256, len(data))
 

@@ -22,7 +22,7 @@ from typing import BinaryIO
 from repoversion.errors import NotFound, StorageError
 
 from .base import (
-    BlobInfo,
+    BlobRef,
     BlobStoreBase,
     BlobWriter,
     blob_key,
@@ -68,7 +68,7 @@ class FileSystemWriter(BlobWriter):
         except OSError as e:
             raise StorageError(f"Cannot write to {self._tmp_path}: {e}") from e
 
-    def _store(self, info: BlobInfo) -> None:
+    def _store(self, info: BlobRef) -> None:
         final = self._store_ref.path_of(info.sha256)
         try:
             assert self._file is not None

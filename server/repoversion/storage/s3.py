@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from repoversion.errors import NotFound, StorageError
 
 from .base import (
-    BlobInfo,
+    BlobRef,
     BlobStoreBase,
     BlobWriter,
     blob_key,
@@ -69,7 +69,7 @@ class S3Writer(BlobWriter):
         except OSError as e:
             raise StorageError(f"Cannot spool a blob to a temporary file: {e}") from e
 
-    def _store(self, info: BlobInfo) -> None:
+    def _store(self, info: BlobRef) -> None:
         assert self._spool is not None
         if self._s3.exists(info.sha256):
             return  # content-addressed: the stored copy has the same bytes
@@ -170,7 +170,7 @@ class S3Store(BlobStoreBase):
         raise StorageError(f"S3 could not {action} blob {sha256}: {e}") from e
 
     def _upload(
-        self, fileobj: BinaryIO | tempfile.SpooledTemporaryFile[bytes], info: BlobInfo
+        self, fileobj: BinaryIO | tempfile.SpooledTemporaryFile[bytes], info: BlobRef
     ) -> None:
         """Upload verified bytes as ``info.sha256`` (only :class:`S3Writer` may call it).
 

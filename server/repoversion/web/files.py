@@ -22,7 +22,7 @@ from werkzeug.http import http_date, parse_date
 from werkzeug.wsgi import wrap_file
 
 from repoversion.config import Settings
-from repoversion.serving.model import Target
+from repoversion.serving.target import Target
 from repoversion.storage.base import BlobStore, blob_key
 
 IMMUTABLE = "public, max-age=31536000, immutable"

@@ -13,10 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-
-class FileRef(NamedTuple):
-    sha256: str
-    size: int
+from repoversion.storage.base import BlobRef
+from repoversion.versions.changes import Key
 
 
 class PackageRecord(NamedTuple):
@@ -32,7 +30,6 @@ class PackageRecord(NamedTuple):
 
 
 Scope = tuple[str, str]
-Key = tuple[str, str, str]  # kind, name, architecture
 
 
 @dataclass
@@ -45,7 +42,7 @@ class ScopeChange:
     before: dict[Key, set[str]] = field(default_factory=dict)
     after: dict[Key, set[str]] = field(default_factory=dict)
     #: stanza digests of the scope's open rows once the change is applied (see
-    #: :mod:`repoversion.mirror.stanzasets`); ``None`` when the scope goes away
+    #: :mod:`repoversion.versions.stanzasets`); ``None`` when the scope goes away
     stanzas: set[int] | None = None
 
 
@@ -66,7 +63,7 @@ class SuiteSnapshot:
     archive: str
     suite: str
     carried: bool = False
-    files: dict[str, FileRef] = field(default_factory=dict)
+    files: dict[str, BlobRef] = field(default_factory=dict)
     release: dict[str, Any] = field(default_factory=dict)
     release_sha256: str = ""
     release_date: datetime | None = None

@@ -1,16 +1,10 @@
-"""Value types shared by the serving modules."""
+"""What a URL names: the value the serving modules pass to the web layer."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-
-@dataclass(frozen=True, slots=True)
-class BlobRef:
-    """A blob by digest and size."""
-
-    sha256: str
-    size: int
+from repoversion.storage.base import BlobRef
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,8 +29,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from repoversion.db.models import DerivedBlobs
-from repoversion.mirror.model import Scope
 from repoversion.storage.base import BlobStore
+from repoversion.versions.snapshot import Scope
 
 PREFIX = "stanzas/"
 #: names the blob in the row, and says how it is laid out: a set written another way is

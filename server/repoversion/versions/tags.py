@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session
 from repoversion.db.models import Repoversion, Tag, TagEvent
 from repoversion.errors import Conflict, InvalidInput, NotFound
 from repoversion.timefmt import iso, utc
-from repoversion.versions import TIMESTAMP_RE, VERSION_RE, newest_kept, resolve_ref
+from repoversion.versions.numbering import TIMESTAMP_RE, VERSION_RE
+from repoversion.versions.refs import newest_kept, resolve_ref
 
 TAG_RE = re.compile(r"[a-z][a-z0-9._-]*")
 MAX_NAME = 100

@@ -1,30 +1,28 @@
-"""Repoversions: numbering, state ids, lookup of refs, listing.
+"""Refs to repoversions: ``X.Y.Z``, tags (``latest`` built in) and timestamps; listing.
 
-The commit itself (the only writer of repoversion rows) is :mod:`repoversion.mirror.commit`.
+A timestamp ``YYYYMMDDTHHMMSSZ`` names the newest version created at or before the end
+of that second, so the ``created`` time that ``versions`` prints names that version.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from repoversion.db.models import Repoversion
 from repoversion.errors import Gone, NotFound
 from repoversion.timefmt import iso
+from repoversion.versions.numbering import TIMESTAMP_RE, VERSION_RE
+
+ONE_SECOND = timedelta(seconds=1)
 
 if TYPE_CHECKING:
     from repoversion.storage.base import BlobStore
-
-VERSION_RE = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)")
-TIMESTAMP_RE = re.compile(r"\d{8}T\d{6}Z")
-BUMPS = ("patch", "minor", "major")
 
 
 def version_json(v: Repoversion, parent: str | None) -> dict[str, Any]:
@@ -55,29 +53,10 @@ def list_versions(
     return [version_json(v, p) for v, p in session.execute(query)]
 
 
-def canonical_json(obj: Any) -> bytes:
-    """SPEC section 2: sorted keys, no spaces, UTF-8."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def state_id(manifest: dict[str, dict[str, dict[str, dict[str, Any]]]]) -> str:
-    return "sha256:" + hashlib.sha256(canonical_json(manifest)).hexdigest()
-
-
-def next_number(prev: tuple[int, int, int] | None, bump: str) -> tuple[int, int, int]:
-    """The version after ``prev`` for ``bump`` (``1.0.0`` first)."""
-    if prev is None:
-        return (1, 0, 0)
-    major, minor, patch = prev
-    if bump == "major":
-        return (major + 1, 0, 0)
-    if bump == "minor":
-        return (major, minor + 1, 0)
-    return (major, minor, patch + 1)
-
-
-def max_bump(a: str, b: str | None) -> str:
-    return a if b is None or BUMPS.index(a) >= BUMPS.index(b) else b
+def count_kept(session: Session) -> int:
+    """How many repoversions are kept (not dropped)."""
+    query = select(func.count(Repoversion.id)).where(Repoversion.dropped.is_(None))
+    return int(session.scalar(query) or 0)
 
 
 def latest(session: Session) -> Repoversion | None:
@@ -116,7 +95,8 @@ def resolve_ref(session: Session, ref: str) -> Repoversion:
             raise NotFound(f"{ref} is not a valid timestamp.") from None
         version = session.scalar(
             select(Repoversion)
-            .where(Repoversion.created <= instant, Repoversion.dropped.is_(None))
+            # the whole second: ``versions`` prints ``created`` without its fraction
+            .where(Repoversion.created < instant + ONE_SECOND, Repoversion.dropped.is_(None))
             .order_by(Repoversion.id.desc())
             .limit(1)
         )

@@ -14,10 +14,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from repoversion.archive import keyring as keyrings
 from repoversion.db.models import Archive
+from repoversion.db.session import transaction
 from repoversion.errors import Conflict, InvalidInput, NotFound
 from repoversion.timefmt import iso
 
@@ -124,6 +125,43 @@ def add_archive(session: Session, spec: ArchiveSpec, now: datetime) -> Archive:
     session.add(archive)
     session.flush()
     return archive
+
+
+@dataclass
+class ArchiveConf:
+    """A detached copy of an archive's configuration, safe to use outside a session."""
+
+    name: str
+    url: str
+    suites: list[str]
+    components: list[str]
+    architectures: list[str]
+    keyring: bytes
+    policy: str
+    mode: str
+    required: bool
+    ca: str | None
+
+    @classmethod
+    def of(cls, row: Archive) -> ArchiveConf:
+        return cls(
+            row.name,
+            row.url,
+            list(row.suites),
+            list(row.components),
+            list(row.architectures),
+            row.keyring,
+            row.policy,
+            row.mode,
+            row.required,
+            row.ca,
+        )
+
+
+def archive_confs(sessions: sessionmaker[Session]) -> list[ArchiveConf]:
+    """Every configured archive, by name."""
+    with transaction(sessions) as s:
+        return [ArchiveConf.of(a) for a in list_archives(s)]
 
 
 def list_archives(session: Session) -> list[Archive]:

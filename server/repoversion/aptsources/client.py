@@ -27,11 +27,13 @@ _COMPONENT = re.compile(r"^(.+?)/(?:binary-[^/]+|source|i18n|cnf|dep11)/")
 class ClientSetup:
     """The lines for one version.
 
+    :ivar version: the version's number.
     :ivar key_command: fetches the server's binary key to :data:`KEYRING`.
     :ivar lines: ``deb``/``deb-src`` lines, in archive then suite order.
     :ivar notes: comment lines (``# …``) about verbatim archives.
     """
 
+    version: str
     key_command: str
     lines: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -61,7 +63,9 @@ def client_setup(
     """
     base = public_url.rstrip("/")
     version = index["repoversion"]
-    setup = ClientSetup(key_command=f"curl -fsSL {base}/keys/repoversion.gpg -o {KEYRING}")
+    setup = ClientSetup(
+        version=version, key_command=f"curl -fsSL {base}/keys/repoversion.gpg -o {KEYRING}"
+    )
     for name, archive in sorted(index.get("archives", {}).items()):
         verbatim = archive.get("mode") == "verbatim"
         if verbatim:

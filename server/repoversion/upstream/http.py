@@ -20,7 +20,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from repoversion.errors import BadUpstream, DigestMismatch
-from repoversion.storage.base import BlobInfo, BlobStore
+from repoversion.storage.base import BlobRef, BlobStore
 
 CHUNK = 1 << 20
 USER_AGENT = "repoversion/0.1 (+apt mirror)"
@@ -226,7 +226,7 @@ class Upstream:
         size: int,
         sha256: str,
         progress: Callable[[int], None] | None = None,
-    ) -> BlobInfo:
+    ) -> BlobRef:
         """Download ``path`` straight into ``store``; only verified bytes are kept.
 
         :raises DigestMismatch: size or SHA-256 differ (nothing is stored).

@@ -1,0 +1,1 @@
+"""Alembic migrations; a wheel installs this directory as ``repoversion.migrations``."""

@@ -1,0 +1,145 @@
+"""What a repoversion holds: membership, defined once, and the queries built on it.
+
+Membership is kept as ranges (see :mod:`repoversion.db.models`): a row of a range table
+(:class:`Package`, :class:`IndexFile`, :class:`SuiteRelease`) belongs to version ``V``
+when ``added <= V`` and (``removed`` is NULL or ``V < removed``); it is *open* (in the
+newest version, and whatever the next commit starts from) when ``removed`` is NULL.
+Every module that asks "what does version V hold" goes through :func:`member_of` or
+:func:`open_now`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
+
+from repoversion.db.models import IndexFile, Package, SourceFile, Suite, SuiteRelease
+from repoversion.storage.base import BlobRef
+
+RangeTable = type[Package] | type[IndexFile] | type[SuiteRelease]
+
+
+def member_of(table: RangeTable, vid: int) -> ColumnElement[bool]:
+    """Rows of ``table`` that belong to repoversion ``vid``."""
+    return and_(table.added <= vid, or_(table.removed.is_(None), table.removed > vid))
+
+
+def open_now(table: RangeTable) -> ColumnElement[bool]:
+    """Rows of ``table`` open in the newest version (not yet removed)."""
+    return table.removed.is_(None)
+
+
+COLUMNS = (
+    Package.name,
+    Package.version,
+    Package.architecture,
+    Suite.archive,
+    Suite.name,
+    Package.component,
+    Package.filename,
+    Package.sha256,
+    Package.size,
+)
+
+
+def _row(r: Any) -> dict[str, Any]:
+    return {
+        "name": r[0],
+        "version": r[1],
+        "architecture": r[2],
+        "archive": r[3],
+        "suite": r[4],
+        "component": r[5],
+        "filename": r[6],
+        "sha256": r[7],
+        "size": r[8],
+    }
+
+
+def packages_of(
+    session: Session,
+    vid: int,
+    *,
+    name: str | None = None,
+    arch: str | None = None,
+    archive: str | None = None,
+    suite: str | None = None,
+    limit: int | None = None,
+    after_id: int | None = None,
+) -> list[tuple[int, dict[str, Any]]]:
+    """Packages (binary and source) of repoversion ``vid``, ordered by row id, as
+    (row id, JSON object of SPEC section 4)."""
+    q = (
+        select(Package.id, *COLUMNS)
+        .join(Suite, Suite.id == Package.suite_id)
+        .where(member_of(Package, vid))
+        .order_by(Package.id)
+    )
+    if name is not None:
+        q = q.where(Package.name == name)
+    if arch is not None:
+        q = q.where(Package.architecture == arch)
+    if archive is not None:
+        q = q.where(Suite.archive == archive)
+    if suite is not None:
+        q = q.where(Suite.name == suite)
+    if after_id is not None:
+        q = q.where(Package.id > after_id)
+    if limit is not None:
+        q = q.limit(limit)
+    return [(r[0], _row(r[1:])) for r in session.execute(q)]
+
+
+def pool_file(session: Session, vid: int, archive: str, path: str) -> BlobRef | None:
+    """The pool file ``path`` of ``archive`` in repoversion ``vid``: a package's file, or
+    any file of a source package (None when the version has no such file).
+
+    :param path: e.g. ``pool/main/h/hello/hello_1.0_amd64.deb``.
+    """
+    row = session.execute(
+        select(Package.sha256, Package.size)
+        .join(Suite, Suite.id == Package.suite_id)
+        .where(Package.filename == path, Suite.archive == archive, member_of(Package, vid))
+        .limit(1)
+    ).first()
+    if row is None:
+        row = session.execute(
+            select(SourceFile.sha256, SourceFile.size)
+            .join(Package, Package.id == SourceFile.package_id)
+            .join(Suite, Suite.id == Package.suite_id)
+            .where(SourceFile.path == path, Suite.archive == archive, member_of(Package, vid))
+            .limit(1)
+        ).first()
+    return None if row is None else BlobRef(row[0], row[1])
+
+
+def pool_files(session: Session, vid: int) -> list[tuple[str, str, str, int]]:
+    """(archive, pool path, sha256, size) of every file of every binary and source
+    package of repoversion ``vid`` (a file may appear more than once)."""
+    debs = session.execute(
+        select(Suite.archive, Package.filename, Package.sha256, Package.size)
+        .join(Suite, Suite.id == Package.suite_id)
+        .where(member_of(Package, vid))
+    )
+    sources = session.execute(
+        select(Suite.archive, SourceFile.path, SourceFile.sha256, SourceFile.size)
+        .join(Package, Package.id == SourceFile.package_id)
+        .join(Suite, Suite.id == Package.suite_id)
+        .where(member_of(Package, vid))
+    )
+    return [(a, p, s, n) for a, p, s, n in (*debs, *sources)]
+
+
+def release_fields(session: Session, vid: int, archive: str, suite: str) -> dict[str, Any] | None:
+    """The upstream Release summary a suite had in repoversion ``vid`` (``summary``,
+    ``fields`` and ``entries``, as the sync recorded them), or None."""
+    fields: dict[str, Any] | None = session.scalar(
+        select(SuiteRelease.fields)
+        .join(Suite, Suite.id == SuiteRelease.suite_id)
+        .where(Suite.archive == archive, Suite.name == suite, member_of(SuiteRelease, vid))
+        .limit(1)
+    )
+    return fields
