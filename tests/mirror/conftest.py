@@ -29,6 +29,7 @@ class Mirror:
         name: str | None = None,
         suites: list[str] | None = None,
         archs: tuple[str, ...] = ("amd64",),
+        components: tuple[str, ...] = ("main",),
     ) -> None:
         """``archive add`` for a fixture archive (its URL, suites and keyring)."""
         self.add_url(
@@ -38,6 +39,7 @@ class Mirror:
             *extra,
             suites=suites or sorted(archive.suites),
             archs=archs,
+            components=components,
         )
 
     def add_url(
@@ -48,9 +50,12 @@ class Mirror:
         *extra: str,
         suites: list[str] | tuple[str, ...] = ("bookworm",),
         archs: tuple[str, ...] = ("amd64",),
+        components: tuple[str, ...] = ("main",),
     ) -> None:
-        """``archive add NAME URL`` with component main; the command must succeed."""
-        args = ["archive", "add", name, url, "--component", "main", "--keyring", str(keyring)]
+        """``archive add NAME URL``; the command must succeed."""
+        args = ["archive", "add", name, url, "--keyring", str(keyring)]
+        for component in components:
+            args += ["--component", component]
         for suite in suites:
             args += ["--suite", suite]
         for arch in archs:

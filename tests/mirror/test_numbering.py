@@ -196,3 +196,55 @@ def test_an_architecture_no_longer_mirrored_drops_its_packages(mirror, fixture_a
         ("armonly", "arm64"),
         ("hello", "arm64"),
     ]
+
+
+def test_a_package_changing_component_is_not_removed_from_its_suite(
+    mirror, fixture_archive
+) -> None:  # type: ignore[no-untyped-def]
+    """SPEC section 2: major only when a package disappears from the suite. Moving from
+    main to contrib changes rows (minor) but removes nothing, in the sync and in diff."""
+    arc = fixture_archive(
+        [Pkg("hello", "1.0"), Pkg("mover", "1.0"), Pkg("other", "1.0", component="contrib")]
+    )
+    mirror.add(arc, components=("main", "contrib"))
+    assert mirror.sync()["repoversion"] == "1.0.0"
+    arc.remove("mover")
+    arc.add(Pkg("mover", "1.0", component="contrib"))
+    arc.publish()
+    out = mirror.sync()
+    assert (out["repoversion"], out["bump"]) == ("1.1.0", "minor")
+    assert out["changes"] == {"added": 0, "removed": 0, "upgraded": 0, "downgraded": 0}
+    diff = mirror.diff("1.0.0", "1.1.0")
+    assert diff["counts"] == out["changes"]
+    assert diff["removed"] == [] and diff["added"] == []
+    files = mirror.show("1.1.0")["archives"]["debian"]["suites"]["bookworm"]["files"]
+    assert any(p.startswith("contrib/binary-amd64/Packages") for p in files)
+
+    arc.remove("mover")
+    arc.publish()
+    out = mirror.sync()
+    assert (out["repoversion"], out["bump"]) == ("2.0.0", "major")
+    assert out["changes"]["removed"] == 1
+    assert [p["name"] for p in mirror.diff("1.1.0", "2.0.0")["removed"]] == ["mover"]
+
+
+def test_a_package_in_two_components_losing_one_is_not_removed(mirror, fixture_archive) -> None:  # type: ignore[no-untyped-def]
+    """Dropped from main but still in contrib (a scope the sync does not re-read): the
+    suite still holds it, so nothing disappears."""
+    arc = fixture_archive([Pkg("both", "1.0"), Pkg("keep", "1.0")])
+    # the same package listed by two components (add() would replace one by the other)
+    arc.suites["bookworm"] += [
+        Pkg("both", "1.0", component="contrib"),
+        Pkg("stay", "1.0", component="contrib"),
+    ]
+    arc.publish()
+    mirror.add(arc, components=("main", "contrib"))
+    assert mirror.sync()["changes"]["added"] == 3  # (name, architecture) pairs
+    arc.suites["bookworm"] = [
+        p for p in arc.suites["bookworm"] if (p.name, p.component) != ("both", "main")
+    ]
+    arc.publish()
+    out = mirror.sync()
+    assert (out["repoversion"], out["bump"]) == ("1.1.0", "minor"), out
+    assert out["changes"]["removed"] == 0
+    assert mirror.diff("1.0.0", "1.1.0")["counts"]["removed"] == 0
