@@ -57,7 +57,19 @@ def _build_wheel(tmp_path: Path) -> Path:
     """Build from a copy of the checkout: setuptools writes build/ next to the sources."""
     src, out = tmp_path / "src", tmp_path / "dist"
     shutil.copytree(ROOT, src, ignore=NOT_COPIED)
-    _run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", out, src, cwd=tmp_path)
+    _run(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "-q",
+        "--no-deps",
+        "--no-build-isolation",
+        "-w",
+        out,
+        src,
+        cwd=tmp_path,
+    )
     [wheel] = out.glob("repoversion-*.whl")
     return wheel
 
