@@ -25,7 +25,7 @@ from repoversion.archive.verify import verify_signed_release
 from repoversion.context import Context
 from repoversion.errors import BadUpstream, RepoversionError
 from repoversion.mirror.pool import download_pool
-from repoversion.mirror.scopes import ScopeReader, shrunk_scopes
+from repoversion.mirror.scopes import ScopeIndices, ScopeReader, shrunk_scopes
 from repoversion.storage.base import BlobRef
 from repoversion.timefmt import iso
 from repoversion.upstream.archives import ArchiveConf, archive_confs
@@ -81,6 +81,7 @@ class Sync:
         archives = archive_confs(self.ctx.sessions)
         base = read_base(self.ctx.sessions)
         self.base_id, prev = base.id, base.suites
+        self.scopes.base_id = base.id
         snapshots: list[SuiteSnapshot] = []
         for arc in archives:
             try:
@@ -221,9 +222,8 @@ class Sync:
         snap.all_scopes = set(scope_parts)
         changed |= shrunk_scopes(prev.files if prev else None, scope_parts)
         for scope in sorted(changed):
-            snap.scopes[scope] = self.scopes.read(
-                arc.name, suite, scope, scope_parts[scope], release, fetched, self.base_id
-            )
+            target = ScopeIndices(arc.name, suite, scope, scope_parts[scope], release)
+            snap.scopes[scope] = self.scopes.read(target, fetched)
         raw_all = raw.get("InRelease") or raw["Release"]
         if arc.mode == "verbatim":
             for name, data in raw.items():

@@ -104,7 +104,7 @@ class S3Store(BlobStoreBase):
     as :class:`~repoversion.errors.StorageError`.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only tuning knobs, each with a default
         self,
         bucket: str,
         prefix: str = "",
