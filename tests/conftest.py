@@ -18,6 +18,7 @@ pytest_plugins = [
     "tests.fixtures.gpg",
     "tests.fixtures.archives",
     "tests.fixtures.apt",
+    "tests.fixtures.corpus",
 ]
 
 PG_ADMIN_URL = os.environ.get(

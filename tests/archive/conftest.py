@@ -1,4 +1,4 @@
-"""Fixtures for the Debian-format layer: throwaway OpenPGP keys and the real corpus.
+"""Fixtures for the Debian-format layer: throwaway OpenPGP keys and Debian's keyring.
 
 :class:`Keys` drives the real ``gpg`` in one private GNUPGHOME holding every test key;
 ``export`` builds a keyring with only the keys a test names, so a key left out is
@@ -14,10 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-CORPUS = Path("/work/shared/corpus")
-DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
-BOOKWORM = CORPUS / "debian/dists/bookworm"
 
 
 class Keys:
@@ -101,14 +97,5 @@ def keys() -> Iterator[Keys]:
 
 
 @pytest.fixture(scope="session")
-def debian_keyring() -> bytes:
-    if not DEBIAN_KEYRING.exists():
-        pytest.skip("debian-archive-keyring is not installed")
-    return DEBIAN_KEYRING.read_bytes()
-
-
-@pytest.fixture(scope="session")
-def corpus() -> Path:
-    if not BOOKWORM.exists():
-        pytest.skip("the shared corpus is not available")
-    return CORPUS
+def debian_keyring(debian_keyring_path: Path) -> bytes:
+    return debian_keyring_path.read_bytes()

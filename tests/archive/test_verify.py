@@ -9,7 +9,8 @@ import pytest
 
 from repoversion.archive.verify import verify_signed_release
 from repoversion.errors import ConfigError, SignatureError
-from tests.archive.conftest import DEBIAN_KEYRING, Keys
+from tests.archive.conftest import Keys
+from tests.fixtures.corpus import DEBIAN_KEYRING
 
 RELEASE = b"Origin: Test\nSuite: stable\nDate: Sat, 10 Aug 2024 09:01:23 UTC\n"
 

@@ -1,4 +1,5 @@
-"""The real, signed Debian indices of ../shared/corpus, synced offline from loopback."""
+"""The real, signed Debian indices of the corpus (tests/fixtures/corpus.py), synced offline
+from loopback."""
 
 from __future__ import annotations
 
@@ -10,26 +11,24 @@ import pytest
 
 from tests.fixtures.archives import ArchiveServer
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
-DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
-
 
 @pytest.fixture
-def corpus_url():  # type: ignore[no-untyped-def]
-    assert (CORPUS / "debian/dists/bookworm/InRelease").is_file(), CORPUS
+def corpus_url(corpus: Path):  # type: ignore[no-untyped-def]
     with ArchiveServer() as server:
-        server.mount("debian", CORPUS / "debian")
-        server.mount("debian-security", CORPUS / "debian-security")
+        server.mount("debian", corpus / "debian")
+        server.mount("debian-security", corpus / "debian-security")
         yield server.base_url
 
 
-def test_corpus_syncs_into_1_0_0(mirror, corpus_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_corpus_syncs_into_1_0_0(
+    mirror, corpus_url: str, corpus: Path, debian_keyring_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     mirror.env["REPOVERSION_NOW"] = "2026-11-25T00:00:00Z"
     for name, suites in (
         ("debian", ["bookworm", "bookworm-updates"]),
         ("debian-security", ["bookworm-security"]),
     ):
-        mirror.add_url(name, f"{corpus_url}/{name}", DEBIAN_KEYRING, suites=suites)
+        mirror.add_url(name, f"{corpus_url}/{name}", debian_keyring_path, suites=suites)
     out = mirror.sync()
     assert out["repoversion"] == "1.0.0" and out["warnings"] == []
     index = mirror.show("1.0.0")
@@ -37,7 +36,7 @@ def test_corpus_syncs_into_1_0_0(mirror, corpus_url: str) -> None:  # type: igno
     bookworm = index["archives"]["debian"]["suites"]["bookworm"]
     assert bookworm["release"]["codename"] == "bookworm"
     assert bookworm["release"]["date"] == "2026-07-11T10:16:37Z"
-    inrelease = (CORPUS / "debian/dists/bookworm/InRelease").read_bytes()
+    inrelease = (corpus / "debian/dists/bookworm/InRelease").read_bytes()
     assert bookworm["release"]["sha256"] == hashlib.sha256(inrelease).hexdigest()
     for arc, suite in (
         ("debian", "bookworm"),
@@ -47,7 +46,7 @@ def test_corpus_syncs_into_1_0_0(mirror, corpus_url: str) -> None:  # type: igno
         files = index["archives"][arc]["suites"][suite]["files"]
         assert sorted(files) == ["main/binary-amd64/Packages.xz", "main/i18n/Translation-en.xz"]
         for path, ref in files.items():
-            data = (CORPUS / arc / "dists" / suite / path).read_bytes()
+            data = (corpus / arc / "dists" / suite / path).read_bytes()
             assert ref == {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
     con = sqlite3.connect(mirror.home / "repoversion.db")
     counts = dict(
