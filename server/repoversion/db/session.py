@@ -1,7 +1,8 @@
 """Engines, sessions and schema upgrades.
 
-SQLite runs in WAL mode with foreign keys on and a busy timeout, so a server and a sync
-can share one database file. Schema changes go through alembic only.
+SQLite runs in WAL mode with ``synchronous=FULL`` (durable commits), foreign keys on and
+a busy timeout, so a server and a sync can share one database file. Schema changes go
+through alembic only.
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ def normalise_url(url: str) -> str:
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
+    # FULL: a committed repoversion survives power loss; under WAL, NORMAL may lose the
+    # last commits, and their numbers would be issued again while caches keep the first
+    # bytes as immutable (SPEC section 8)
+    cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
