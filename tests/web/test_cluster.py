@@ -12,7 +12,7 @@ from tests.fixtures.archives import Pkg
 from tests.mirror.conftest import NOW
 
 
-def node(home: Path, shared: Path):  # type: ignore[no-untyped-def]
+def node(home: Path, shared: Path, **extra: str):  # type: ignore[no-untyped-def]
     home.mkdir(exist_ok=True)
     return create_app(
         load_settings(
@@ -22,9 +22,37 @@ def node(home: Path, shared: Path):  # type: ignore[no-untyped-def]
                 "REPOVERSION_DATABASE_URL": f"sqlite:///{shared / 'repoversion.db'}",
                 "REPOVERSION_STORAGE_URL": (shared / "blobs").as_uri(),
                 "REPOVERSION_SIGNING_KEY": str(shared / "keys" / "signing-key.asc"),
+                **extra,
             },
         )
     )
+
+
+def test_an_immutable_release_keeps_its_bytes_whatever_a_node_is_configured_with(  # type: ignore[no-untyped-def]
+    mirror, fixture_archive, tmp_path
+) -> None:
+    """A node with another public_url and another signing key (a misconfigured node, or
+    one node after a config change) serves the stored bytes, not bytes of its own."""
+    from repoversion.archive.signing import generate_signing_key
+
+    arc = fixture_archive([Pkg("hello", "1.0")])
+    mirror.add(arc)
+    mirror.sync()
+    a = node(tmp_path / "node-a", mirror.home).test_client()
+    first = a.get("/v/1.0.0/debian/dists/bookworm/InRelease")
+    assert first.status_code == 200
+    assert b"Snapshots: http://127.0.0.1:8080/v/@SNAPSHOTID@/debian/\n" in first.data
+    other_key = tmp_path / "other-key.asc"
+    generate_signing_key(other_key)
+    b = node(
+        tmp_path / "node-b",
+        mirror.home,
+        REPOVERSION_PUBLIC_URL="https://elsewhere.example",
+        REPOVERSION_SIGNING_KEY=str(other_key),
+    ).test_client()
+    for name in ("InRelease", "Release", "Release.gpg"):
+        url = f"/v/1.0.0/debian/dists/bookworm/{name}"
+        assert b.get(url).data == a.get(url).data, name
 
 
 def test_nodes_serve_identical_signed_releases(mirror, fixture_archive, tmp_path) -> None:  # type: ignore[no-untyped-def]

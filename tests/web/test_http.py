@@ -121,7 +121,7 @@ def test_generated_release_is_what_apt_and_debootstrap_need(synced, serve, mirro
     )
     assert fields["Acquire-By-Hash"] == "yes"
     assert fields["Architectures"] == "amd64" and fields["Components"] == "main"
-    assert fields["Snapshots"] == f"{srv.url}/v/@SNAPSHOTID@/debian"
+    assert fields["Snapshots"] == f"{srv.url}/v/@SNAPSHOTID@/debian/"
     sections = [line for line in text.splitlines() if line.endswith(":")]
     assert sections == ["SHA256:", "MD5Sum:"]
     sha256_part, md5_part = text.split("SHA256:\n")[1].split("MD5Sum:\n")

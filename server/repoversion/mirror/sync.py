@@ -34,6 +34,7 @@ from repoversion.versions.base import SuiteState, read_base
 from repoversion.versions.changes import CommitResult
 from repoversion.versions.commit import SyncOutcome, commit_sync
 from repoversion.versions.snapshot import ArchiveInfo, Scope, SuiteSnapshot
+from repoversion.versions.synclock import sync_lock
 
 log = logging.getLogger(__name__)
 MAX_RELEASE = 64 << 20
@@ -318,12 +319,14 @@ def run_sync(
 
     The cyclic garbage collector is paused meanwhile: a first sync of Debian's main makes
     a few hundred thousand objects that live until the commit (records, digests, diff
-    maps), none of them in reference cycles, and the collector kept re-scanning them:
-    parsing took 0.53 s with it and 0.35 s without.
+    maps), none of them in reference cycles, and the collector kept re-scanning them
+    (docs/benchmarks.md has what that cost).
 
+    :raises Conflict: another sync is running on this database (nothing was done).
     :raises RepoversionError: a required archive failed; nothing was committed.
     """
-    with _collector_paused():
+    ctx.sessions  # noqa: B018 - a missing or outdated schema is refused before the lock
+    with sync_lock(ctx.engine), _collector_paused():
         return Sync(ctx, progress).run(bump)
 
 

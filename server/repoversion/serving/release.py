@@ -8,18 +8,19 @@ What apt 2.6 and debootstrap need from it (FIELD-NOTES.md):
   the last line of the Release it splits out of InRelease;
 - ``Date`` in the form ``Sat, 01 Jun 2025 00:00:00 UTC``, no ``Valid-Until`` (a
   repoversion is valid for ever), ``Acquire-By-Hash: yes`` and
-  ``Snapshots: <public_url>/v/@SNAPSHOTID@/<archive>``.
+  ``Snapshots: <public_url>/v/@SNAPSHOTID@/<archive>/`` (apt appends ``dists/…`` to it
+  directly, so the final slash matters).
 
 >>> text = render_release(
 ...     {"Origin": "Debian", "Suite": "stable", "Codename": "bookworm"},
 ...     {"main/binary-amd64/Packages": {"size": 3, "sha256": "a" * 64, "md5": "b" * 32}},
 ...     date=__import__("datetime").datetime(2025, 6, 1, tzinfo=__import__("datetime").UTC),
-...     snapshots="http://h/v/@SNAPSHOTID@/debian",
+...     snapshots="http://h/v/@SNAPSHOTID@/debian/",
 ... ).decode()
 >>> print(" ".join(text.split()))  # doctest: +NORMALIZE_WHITESPACE
 Origin: Debian Suite: stable Codename: bookworm Date: Sun, 01 Jun 2025 00:00:00 UTC
 Acquire-By-Hash: yes Architectures: amd64 Components: main
-Snapshots: http://h/v/@SNAPSHOTID@/debian
+Snapshots: http://h/v/@SNAPSHOTID@/debian/
 SHA256: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 3
 main/binary-amd64/Packages MD5Sum: bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb 3 main/binary-amd64/Packages
 """

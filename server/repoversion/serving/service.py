@@ -227,7 +227,10 @@ class Serving:
     ) -> Target:
         vid, date = resolved.version.id, resolved.release_date
         public = self.settings.public_url.rstrip("/")
-        key = f"release/{vid}/{arc.name}/{suite.name}/{iso(date)}/{self._signing_key_id()}/{public}"
+        # Neither this node's public_url nor its key is in the key: the first node to be
+        # asked generates and stores the signed files, and every node serves those bytes
+        # for ever after (an immutable URL has one set of bytes, SPEC section 3).
+        key = f"release/{vid}/{arc.name}/{suite.name}/{iso(date)}"
 
         def make() -> Mapping[str, bytes]:
             record = self._record(vid, arc, suite)
@@ -237,7 +240,7 @@ class Serving:
                 record.get("fields", {}),
                 entries,
                 date=date,
-                snapshots=f"{public}/v/@SNAPSHOTID@/{arc.name}",
+                snapshots=f"{public}/v/@SNAPSHOTID@/{arc.name}/",
             )
             return sign_release(self.ctx.signer, text)
 
