@@ -225,6 +225,15 @@ def scratch(prefix: str) -> Iterator[Path]:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def cache_root() -> Path | None:
+    """Where generated upstream data is kept between runs: ``$REPOVERSION_BENCH_CACHE``
+    (``off`` disables caching: None), else ``~/.cache/repoversion-bench``."""
+    setting = os.environ.get("REPOVERSION_BENCH_CACHE")
+    if setting is not None and setting.strip().lower() in ("", "0", "off", "no", "false"):
+        return None
+    return Path(setting) if setting else Path.home() / ".cache" / "repoversion-bench"
+
+
 def venv_bin(name: str) -> str:
     """A console script of the interpreter running the benchmark (the project's venv)."""
     cand = Path(sys.executable).parent / name
@@ -250,3 +259,48 @@ def print_table(
     print(line, file=out)
     for r in rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip(), file=out)
+
+
+class Signer:
+    """A throwaway GnuPG key in a private ``GNUPGHOME``, signing Release files as Debian does.
+
+    :param gnupg: the GnuPG home to create (mode 0700).
+    :param keyring: where :meth:`create` writes the binary keyring that the tools are given.
+    """
+
+    def __init__(self, gnupg: Path, keyring: Path) -> None:
+        self.gnupg = gnupg
+        self.keyring = keyring
+
+    def gpg(self, *args: str, input: bytes | None = None) -> bytes:
+        env = dict(os.environ, GNUPGHOME=str(self.gnupg))
+        return subprocess.run(
+            ["gpg", "--batch", "--quiet", "--pinentry-mode", "loopback", "--passphrase", "", *args],
+            env=env,
+            input=input,
+            capture_output=True,
+            check=True,
+        ).stdout
+
+    def create(self, others: bytes = b"") -> None:
+        """Make the key; the keyring holds ``others`` (binary keys) followed by it."""
+        self.gnupg.mkdir(mode=0o700)
+        self.gpg("--quick-gen-key", "Bench <b@example.invalid>", "ed25519", "sign", "never")
+        self.keyring.write_bytes(others + self.gpg("--export"))
+
+    def sign(self, dists: Path, release: str) -> None:
+        """Write ``release`` as ``dists/Release``, clearsigned as ``InRelease`` and with a
+        detached ``Release.gpg``."""
+        (dists / "Release").write_text(release)
+        (dists / "InRelease").write_bytes(self.gpg("--clearsign", input=release.encode()))
+        (dists / "Release.gpg").write_bytes(self.gpg("-abs", input=release.encode()))
+
+    def close(self) -> None:
+        """Stop the gpg-agent that signing started."""
+        if self.gnupg.exists():
+            subprocess.run(
+                ["gpgconf", "--kill", "gpg-agent"],
+                env=dict(os.environ, GNUPGHOME=str(self.gnupg)),
+                check=False,
+                capture_output=True,
+            )

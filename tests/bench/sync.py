@@ -10,7 +10,11 @@ Measured in one run (see docs/benchmarks.md):
 3. a 1 %-churn re-sync (about 0.33 % removed, 0.33 % upgraded, 0.33 % added), against the
    first sync, aptly alongside;
 4. database growth over successive 1 %-churn versions (cumulative, different packages
-   each round): SQLite file size after a WAL checkpoint, never after a VACUUM.
+   each round): SQLite file size after a WAL checkpoint, never after a VACUUM;
+5. then the sources benchmark (tests/bench/sources.py: a first sync of main with amd64,
+   arm64 and Sources against ``aptly mirror update -with-sources``), unless the runner
+   lists it as a module of its own; ``--sources-only`` runs just that one,
+   ``--no-sources`` skips it.
 
 Upstream states after the corpus are derived from it, written as ``Packages.xz`` like
 Debian's (24 MiB blocks; the churn state of step 3 with ``xz -6``; the growth states with
@@ -35,20 +39,24 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import traceback
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from tests.bench import sources
 from tests.bench.common import (
     CORPUS,
     DEBIAN_KEYRING,
     Measured,
     Row,
+    Signer,
     StaticServer,
+    cache_root,
     fmt_mb,
     fmt_s,
     print_table,
@@ -117,6 +125,7 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
         default="auto",
         help="cProfile the in-process sync of a missed target (auto), of every kind, or none",
     )
+    sources.add_arguments(group)
 
 
 # -- upstream states ----------------------------------------------------------------------
@@ -235,10 +244,9 @@ def _cache_dir(corpus_xz: bytes, fraction: float) -> Path | None:
 
     One subdirectory per key (corpus index, this file, churn fraction); others are removed.
     """
-    setting = os.environ.get("REPOVERSION_BENCH_CACHE")
-    if setting is not None and setting.strip().lower() in ("", "0", "off", "no", "false"):
+    root = cache_root()
+    if root is None:
         return None
-    root = Path(setting) if setting else Path.home() / ".cache" / "repoversion-bench"
     key = hashlib.sha256(
         hashlib.sha256(corpus_xz).digest() + Path(__file__).read_bytes() + repr(fraction).encode()
     ).hexdigest()[:16]
@@ -256,27 +264,14 @@ class Upstreams:
         self.base = base
         self.rounds = rounds
         self.fraction = fraction
-        self.gnupg = base / "gnupg"
-        self.keyring = base / "keyring.gpg"
+        self.signer = Signer(base / "gnupg", base / "keyring.gpg")
+        self.keyring = self.signer.keyring
         self.states: list[State] = []
         self.cache: Path | None = None
         self.log = ""
 
-    def _gpg(self, *args: str, input: bytes | None = None) -> bytes:
-        env = dict(os.environ, GNUPGHOME=str(self.gnupg))
-        return subprocess.run(
-            ["gpg", "--batch", "--quiet", "--pinentry-mode", "loopback", "--passphrase", "", *args],
-            env=env,
-            input=input,
-            capture_output=True,
-            check=True,
-        ).stdout
-
     def prepare(self) -> None:
-        self.gnupg.mkdir(mode=0o700)
-        self._gpg("--quick-gen-key", "Bench <b@example.invalid>", "ed25519", "sign", "never")
-        key = self._gpg("--export")
-        self.keyring.write_bytes(DEBIAN_KEYRING.read_bytes() + key)
+        self.signer.create(DEBIAN_KEYRING.read_bytes())
 
         src = CORPUS / "debian"
         state0 = self.base / "state00"
@@ -385,19 +380,11 @@ class Upstreams:
             f"{PACKAGES}.xz": (hashlib.md5(xz).hexdigest(), sha_xz, len(xz)),
         }
         release = _release(self.template, self.base_date + timedelta(hours=k), files)
-        (dists / "Release").write_text(release)
-        (dists / "InRelease").write_bytes(self._gpg("--clearsign", input=release.encode()))
-        (dists / "Release.gpg").write_bytes(self._gpg("-abs", input=release.encode()))
+        self.signer.sign(dists, release)
         return State(k, root, int(meta["packages"]), *meta["counts"])
 
     def close(self) -> None:
-        if self.gnupg.exists():
-            subprocess.run(
-                ["gpgconf", "--kill", "gpg-agent"],
-                env=dict(os.environ, GNUPGHOME=str(self.gnupg)),
-                check=False,
-                capture_output=True,
-            )
+        self.signer.close()
 
 
 # -- the tools ------------------------------------------------------------------------------
@@ -410,9 +397,14 @@ def _env() -> dict[str, str]:
 
 
 class RvHome:
-    """A fresh repoversion home with the upstream as its one archive."""
+    """A fresh repoversion home with the upstream as its one archive (``on_demand``).
 
-    def __init__(self, home: Path, url: str, keyring: Path) -> None:
+    :param arches: the ``--arch`` values (``source`` asks for the Sources index).
+    """
+
+    def __init__(
+        self, home: Path, url: str, keyring: Path, arches: Sequence[str] = ("amd64",)
+    ) -> None:
         self.home = home
         self.env = _env()
         rv = venv_bin("repoversion")
@@ -420,7 +412,8 @@ class RvHome:
         run_measured(
             [
                 rv, "--home", str(home), "archive", "add", "debian", url,
-                "--suite", SUITE, "--component", "main", "--arch", "amd64",
+                "--suite", SUITE, "--component", "main",
+                *(a for arch in arches for a in ("--arch", arch)),
                 "--keyring", str(keyring),
             ],
             env=self.env,
@@ -467,11 +460,22 @@ class RvHome:
 
 
 class AptlyMirror:
-    """A private aptly root with one mirror whose filter matches no package."""
+    """A private aptly root with one mirror whose filter matches no package.
+
+    :param architectures: aptly's ``-architectures``.
+    :param with_sources: aptly's ``-with-sources`` (fetch and parse the Sources index too).
+    """
 
     FILTER = "Name (= nonexistent-package-xyz)"
 
-    def __init__(self, base: Path, url: str, keyring: Path) -> None:
+    def __init__(
+        self,
+        base: Path,
+        url: str,
+        keyring: Path,
+        architectures: Sequence[str] = ("amd64",),
+        with_sources: bool = False,
+    ) -> None:
         base.mkdir()
         (base / "gnupg").mkdir(mode=0o700)
         self.conf = base / "aptly.conf"
@@ -483,8 +487,9 @@ class AptlyMirror:
         run_measured(
             [
                 "aptly", f"-config={self.conf}", "mirror", "create",
-                "-architectures=amd64", f"-filter={self.FILTER}", "-filter-with-deps=false",
-                "-with-sources=false", "-with-udebs=false", f"-keyring={keyring}",
+                f"-architectures={','.join(architectures)}", f"-filter={self.FILTER}",
+                "-filter-with-deps=false", f"-with-sources={str(with_sources).lower()}",
+                "-with-udebs=false", f"-keyring={keyring}",
                 "bench", url, SUITE, "main",
             ],
             env=self.env,
@@ -573,6 +578,28 @@ def _print_profile(label: str, m: Measured, path: Path) -> None:
 
 
 def run(opts: argparse.Namespace) -> list[Row]:
+    """The sync benchmark, then the sources one (see the module's docstring). A part that
+    crashes is a CRASHED row; the other part still runs."""
+    parts: list[tuple[str, Callable[[argparse.Namespace], list[Row]]]] = []
+    only = bool(getattr(opts, "sources_only", False))
+    if not only:
+        parts.append((NAME, _run_sync))
+    if only or sources.inside_sync(opts):
+        parts.append((sources.NAME, sources.run))
+    rows: list[Row] = []
+    for name, part in parts:
+        if name != NAME:
+            print(f"\n=== benchmark: {name} (in the {NAME} module) ===", flush=True)
+        try:
+            rows += part(opts)
+        except Exception as exc:  # a benchmark that crashes is a result
+            traceback.print_exc()
+            crash = f"{type(exc).__name__}: {exc}"[:200]
+            rows.append(Row(name, "(part of the sync module)", crash, "runs", False, "CRASHED"))
+    return rows
+
+
+def _run_sync(opts: argparse.Namespace) -> list[Row]:
     repeat = max(1, int(getattr(opts, "sync_repeat", 3)))
     rounds = max(1, int(getattr(opts, "sync_rounds", 20)))
     profile_mode = getattr(opts, "sync_profile", "auto")
