@@ -287,6 +287,14 @@ class BlobStore(Protocol):
         """
         ...
 
+    def sweep_leftovers(self) -> int:
+        """Remove what writers that died left behind (partial files, unfinished
+        uploads), never what a live writer is still writing.
+
+        :returns: how many leftovers were removed.
+        """
+        ...
+
 
 class BlobStoreBase:
     """The parts of :class:`BlobStore` every backend shares, built on ``writer``/``open``."""

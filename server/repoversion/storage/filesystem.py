@@ -13,6 +13,7 @@ writers of the same blob both rename identical bytes onto the same name, which i
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import tempfile
 from collections.abc import Iterator
@@ -56,6 +57,9 @@ class FileSystemWriter(BlobWriter):
         try:
             store.tmp_dir.mkdir(parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(prefix="blob-", suffix=".part", dir=store.tmp_dir)
+            # held until the file is closed, or its writer dies: sweep_leftovers takes
+            # only files nobody holds
+            fcntl.flock(fd, fcntl.LOCK_EX)
         except OSError as e:
             raise StorageError(f"Cannot create a temporary file in {store.tmp_dir}: {e}") from e
         self._tmp_path = Path(name)
@@ -111,6 +115,26 @@ class FileSystemStore(BlobStoreBase):
 
     def __repr__(self) -> str:
         return f"FileSystemStore({str(self.root)!r})"
+
+    def sweep_leftovers(self) -> int:
+        """See :meth:`BlobStore.sweep_leftovers`: ``tmp/*.part`` files no writer holds."""
+        removed = 0
+        for path in sorted(self.tmp_dir.glob("*.part")) if self.tmp_dir.is_dir() else []:
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                continue  # its writer finished meanwhile
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live writer holds it
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed += 1
+            finally:
+                os.close(fd)
+        return removed
 
     def path_of(self, sha256: str) -> Path:
         """Where the blob's file is or would be.

@@ -12,6 +12,7 @@ import contextlib
 import io
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
 
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
 
 MiB = 1024 * 1024
+#: an unfinished multipart upload older than this has lost its writer
+STALE_UPLOAD = timedelta(hours=1)
 _NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound"}
 
 
@@ -255,6 +258,26 @@ class S3Store(BlobStoreBase):
                         yield digest
         except (BotoCoreError, ClientError) as e:
             raise StorageError(f"S3 could not list bucket {self.bucket}: {e}") from e
+
+    def sweep_leftovers(self, older_than: timedelta = STALE_UPLOAD) -> int:
+        """See :meth:`BlobStore.sweep_leftovers`: multipart uploads under the prefix
+        started more than ``older_than`` ago (a live upload of a blob takes minutes; the
+        bucket's lifecycle rule in docs/storage.md is the backstop)."""
+        root = f"{self.prefix}/" if self.prefix else ""
+        cutoff = datetime.now(UTC) - older_than
+        removed = 0
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=f"{root}sha256/"):
+                for upload in page.get("Uploads", []):
+                    if upload["Initiated"] < cutoff:
+                        self.client.abort_multipart_upload(
+                            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                        )
+                        removed += 1
+        except (BotoCoreError, ClientError) as e:
+            raise StorageError(f"S3 could not list uploads of bucket {self.bucket}: {e}") from e
+        return removed
 
     def local_path(self, sha256: str) -> Path | None:
         """Blobs in S3 have no local file: always ``None`` (the digest is still checked)."""
