@@ -7,12 +7,14 @@ read from /etc/apt/sources.list.d/, with policy on_demand; nothing here names a 
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 from datetime import UTC, datetime
 
 import pytest
 
 from repoversion.aptsources.host import read_system_sources
+from repoversion.storage import FileSystemStore
 
 pytestmark = pytest.mark.online
 
@@ -44,5 +46,28 @@ def test_debootstrap_minbase_through_repoversion(mirror, serve, server_key, tmp_
     assert (target / "usr/bin/dpkg").exists()
     status = (target / "var/lib/dpkg/status").read_text()
     assert "Package: base-files" in status
-    # every .deb it installed came through repoversion and was verified on the way
-    assert server.get("/metrics").status_code == 200
+    # every .deb it installed came through repoversion: stored (so verified against the
+    # SHA256 its Packages lists, as fetch-through stores nothing else) and recorded
+    listed = {
+        (p["name"], p["version"], p["architecture"]): p["sha256"]
+        for p in server.get("/v/1.0.0/packages.json").json()
+        if p["architecture"] != "source"
+    }
+    installed = [
+        (fields["Package"], fields["Version"], fields["Architecture"])
+        for fields in map(_fields, status.strip().split("\n\n"))
+    ]
+    assert len(installed) > 50
+    store = FileSystemStore(mirror.home / "blobs")
+    missing = [p for p in installed if not store.exists(listed[p])]
+    assert not missing, f"installed but not fetched through repoversion: {missing}"
+    with sqlite3.connect(mirror.home / "repoversion.db") as con:
+        recorded = {row[0] for row in con.execute("SELECT sha256 FROM blob")}
+    assert {listed[p] for p in installed} <= recorded
+
+
+def _fields(stanza: str) -> dict[str, str]:
+    """The single-line fields of one dpkg status stanza."""
+    return dict(
+        line.split(": ", 1) for line in stanza.splitlines() if ": " in line and line[0] != " "
+    )
