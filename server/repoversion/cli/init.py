@@ -1,4 +1,4 @@
-"""``repoversion init`` and ``repoversion db upgrade``."""
+"""``repoversion init``: a home (settings file, schema, signing key)."""
 
 from __future__ import annotations
 

@@ -38,8 +38,8 @@ def diff_versions(session: Session, a: Repoversion, b: Repoversion) -> dict[str,
             Package.name,
             Package.architecture,
             Package.version,
-            Package.added,
-            Package.removed,
+            member_of(Package, a.id),
+            member_of(Package, b.id),
         )
         .join(Suite, Suite.id == Package.suite_id)
         .where(
@@ -49,11 +49,12 @@ def diff_versions(session: Session, a: Repoversion, b: Repoversion) -> dict[str,
     )
     before: dict[DiffKey, set[str]] = {}
     after: dict[DiffKey, set[str]] = {}
-    for archive, suite, kind, name, arch, version, added, removed in rows:
+    for archive, suite, kind, name, arch, version, in_a, in_b in rows:
         key = (archive, suite, kind, name, arch)
-        for vid, side in ((a.id, before), (b.id, after)):
-            if added <= vid and (removed is None or removed > vid):
-                side.setdefault(key, set()).add(version)
+        if in_a:
+            before.setdefault(key, set()).add(version)
+        if in_b:
+            after.setdefault(key, set()).add(version)
     found = classify(before, after)
     return {
         "from": a.version,

@@ -2,9 +2,11 @@
 
 Membership is kept as ranges (:mod:`.contents`): rows of what disappears get
 ``removed = <new id>``, rows of what appears are inserted with ``added = <new id>``,
-everything unchanged is left alone, so a version costs what changed. Every row kind
-goes in through the driver's bulk path (``COPY`` on PostgreSQL); a source package's
-files need its row id, so source package rows take ids reserved under the commit lock.
+everything unchanged is left alone, so a version costs what changed. Package rows,
+binary and source, and a source package's files go in through the driver's bulk path
+(``COPY`` on PostgreSQL); the files need their package's row id, so source package rows
+take ids reserved under the commit lock. The few rows of served files and Releases go
+through SQLAlchemy Core.
 """
 
 from __future__ import annotations
