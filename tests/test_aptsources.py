@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from repoversion.aptsources.host import (
     apt_source_paths,
     archive_name,
@@ -235,3 +237,142 @@ def test_init_from_system_with_no_usable_source_is_one_sentence(tmp_path: Path, 
     assert result.code != 0
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "Traceback" not in result.stderr
+
+
+DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
+
+
+def _shown_fingerprints(run_cli, home: Path, name: str) -> list[str]:  # type: ignore[no-untyped-def]
+    shown = run_cli("--home", str(home), "archive", "show", name, "--json")
+    assert shown.code == 0, shown.stderr
+    return list(json.loads(shown.stdout)["keyring_fingerprints"])
+
+
+def _warnings(stderr: str) -> dict[str, str]:
+    """``warning: archive 'NAME' …`` lines by archive name."""
+    out: dict[str, str] = {}
+    for line in stderr.splitlines():
+        if line.startswith("warning: archive '"):
+            out[line.split("'")[1]] = line
+    return out
+
+
+def test_init_from_system_without_signed_by_takes_the_distribution_keyring_or_skips(
+    tmp_path: Path, run_cli, make_gpg_key, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from repoversion.aptsources import signedby
+    from repoversion.archive.keyring import fingerprints
+
+    ubuntu_key = make_gpg_key("ubuntu-archive")
+    monkeypatch.setitem(
+        signedby.DISTRIBUTION_KEYRINGS, "Ubuntu", ubuntu_key.write_keyring(tmp_path / "u.gpg")
+    )
+    conf = apt_config(
+        tmp_path,
+        sources_list=(
+            "deb http://deb.example.invalid/debian bookworm main non-free-firmware\n"
+            "deb http://ubuntu.example.invalid/ubuntu noble main universe\n"
+            # Docker's layout: a …/debian URL and codename, but its own component.
+            "deb https://download.example.invalid/linux/debian bookworm stable\n"
+            "deb http://other.example.invalid/repo stable main\n"
+            "deb http://alice:s3cret@private.example.invalid/debian bookworm main\n"
+        ),
+    )
+    home = tmp_path / "home"
+    result = run_cli("--home", str(home), "init", "--from-system", env={"APT_CONFIG": str(conf)})
+    assert result.code == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    listed = json.loads(run_cli("--home", str(home), "archive", "list", "--json").stdout)
+    assert [a["name"] for a in listed] == ["debian", "ubuntu"]
+    debian_fprs = fingerprints(DEBIAN_KEYRING.read_bytes())
+    assert len(debian_fprs) >= 2
+    assert _shown_fingerprints(run_cli, home, "debian") == debian_fprs
+    assert _shown_fingerprints(run_cli, home, "ubuntu") == ubuntu_key.fingerprints
+
+    warned = _warnings(result.stderr)
+    assert set(warned) == {"debian-download", "repo", "debian-private"}, result.stderr
+    for name, url in (
+        ("debian-download", "https://download.example.invalid/linux/debian"),
+        ("repo", "http://other.example.invalid/repo"),
+    ):
+        assert warned[name] == (
+            f"warning: archive {name!r} skipped: its apt source names no Signed-By keyring and "
+            f"no distribution keyring is known for it; add it with "
+            f"`repoversion archive add {name} {url} … --keyring FILE`."
+        )
+    assert (
+        f"skipped: archive URL must not carry credentials: index.json publishes it; put them "
+        f"in {home / 'auth.conf'} as `machine http://private.example.invalid/debian login USER "
+        "password PASS` instead."
+    ) in warned["debian-private"]
+    assert "s3cret" not in result.stderr + result.stdout
+    assert b"s3cret" not in (home / "repoversion.db").read_bytes()
+
+
+def test_init_from_system_skips_a_distribution_source_whose_keyring_is_missing(
+    tmp_path: Path, run_cli, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from repoversion.aptsources import signedby
+
+    missing = tmp_path / "no-such-keyring.gpg"
+    monkeypatch.setitem(signedby.DISTRIBUTION_KEYRINGS, "Debian", missing)
+    conf = apt_config(
+        tmp_path, sources_list="deb http://deb.example.invalid/debian bookworm main\n"
+    )
+    home = tmp_path / "home"
+    result = run_cli("--home", str(home), "init", "--from-system", env={"APT_CONFIG": str(conf)})
+    assert result.code == 0, result.stderr
+    assert _warnings(result.stderr) == {
+        "debian": f"warning: archive 'debian' skipped: its apt source names no Signed-By keyring "
+        f"and Debian's keyring {missing} is not installed; install it, or add it with "
+        "`repoversion archive add debian http://deb.example.invalid/debian … --keyring FILE`."
+    }
+    assert json.loads(run_cli("--home", str(home), "archive", "list", "--json").stdout) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "components", "distribution"),
+    [
+        ("http://mirror.example.org/debian", ["main", "contrib", "non-free"], "Debian"),
+        ("http://mirror.example.org/pub/debian-security/", ["main"], "Debian"),
+        ("http://security.debian.org/", ["main"], "Debian"),  # buster's `… buster/updates main`
+        ("http://archive.ubuntu.com/ubuntu", ["main", "restricted"], "Ubuntu"),
+        ("http://ports.ubuntu.com/ubuntu-ports", ["universe", "multiverse"], "Ubuntu"),
+        ("https://download.docker.com/linux/debian", ["stable"], None),
+        ("https://ppa.launchpadcontent.net/deadsnakes/ppa/ubuntu", ["main"], None),
+        ("http://archive.ubuntu.com/ubuntu", ["main", "contrib"], None),
+        ("https://packages.example.com/", ["main"], None),
+    ],
+)
+def test_distribution_of(url: str, components: list[str], distribution: str | None) -> None:
+    from repoversion.aptsources.signedby import distribution_of
+
+    assert distribution_of(url, components) == distribution
+
+
+def test_an_entry_without_signed_by_adds_its_distribution_keyring_to_the_others(
+    tmp_path: Path, make_gpg_key
+) -> None:  # type: ignore[no-untyped-def]
+    from repoversion.aptsources.host import merge_entries
+    from repoversion.aptsources.signedby import spec_of
+    from repoversion.archive.keyring import fingerprints
+    from repoversion.errors import InvalidInput
+
+    key = make_gpg_key("backports")
+    keyring = key.write_keyring(tmp_path / "k.gpg")
+    text = (
+        "deb http://deb.example.invalid/debian bookworm main\n"
+        f"deb [signed-by={keyring}] http://deb.example.invalid/debian bookworm-backports main\n"
+        "deb http://x.example.invalid/repo a main\n"
+        f"deb [signed-by={keyring}] http://x.example.invalid/repo b main\n"
+    )
+    debian, repo = merge_entries(parse_one_line(text, "sources.list"), ["amd64"])
+    assert (debian.unsigned, debian.signed_by) == (True, [str(keyring)])
+    spec = spec_of(debian)
+    assert spec.keyring is not None
+    assert fingerprints(spec.keyring) == key.fingerprints + fingerprints(
+        DEBIAN_KEYRING.read_bytes()
+    )
+    # Suite "a" would otherwise be checked against keys nobody named for it.
+    with pytest.raises(InvalidInput, match="no distribution keyring is known"):
+        spec_of(repo)

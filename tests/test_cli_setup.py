@@ -278,3 +278,54 @@ def test_real_console_script_prints_no_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert proc.stdout == ""
     one_sentence(proc.stderr)
+
+
+@pytest.mark.parametrize(
+    ("url", "machine"),
+    [
+        ("https://alice:s3cret@deb.example.invalid/debian", "deb.example.invalid/debian"),
+        ("http://alice@deb.example.invalid:8080/debian/", "http://deb.example.invalid:8080/debian"),
+        ("https://alice:pa/s3cret@deb.example.invalid/debian", "deb.example.invalid/debian"),
+    ],
+)
+def test_archive_add_refuses_credentials_in_the_url(home: Path, run_cli, url, machine) -> None:  # type: ignore[no-untyped-def]
+    args = list(GOOD)
+    args[1] = url
+    result = _add(run_cli, home, *args)
+    assert result.code == 1
+    one_sentence(result.stderr)
+    assert f"{home / 'auth.conf'} as `machine {machine} login USER password PASS`" in result.stderr
+    assert "s3cret" not in result.stderr and "alice" not in result.stderr
+    assert json.loads(run_cli("--home", str(home), "archive", "list", "--json").stdout) == []
+
+
+def test_archive_add_requires_the_archive_s_own_keyring(home: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    result = _add(run_cli, home, *GOOD[:-2])
+    assert result.code == 2
+    assert "Missing option '--keyring'" in result.stderr
+    assert json.loads(run_cli("--home", str(home), "archive", "list", "--json").stdout) == []
+
+
+def test_the_domain_refuses_an_archive_without_keyring_or_with_credentials(home: Path) -> None:
+    """The rules live below the CLI, so the HTTP API gets them too."""
+    from repoversion.config import load_settings
+    from repoversion.context import Context
+    from repoversion.db.session import transaction
+    from repoversion.errors import InvalidInput
+    from repoversion.upstream.archives import ArchiveSpec, add_archive, list_archives
+
+    ctx = Context(load_settings(home, environ={}))
+    spec = ArchiveSpec(
+        "debian", "http://deb.example.invalid/debian", ["bookworm"], ["main"], ["amd64"]
+    )
+    with transaction(ctx.sessions) as s:
+        with pytest.raises(InvalidInput, match="needs its own keyring"):
+            add_archive(s, spec, ctx.settings.clock())
+        spec.keyring_path = DEBIAN_KEYRING
+        spec.url = "http://user:s3cret@deb.example.invalid/debian"
+        with pytest.raises(InvalidInput) as refused:
+            add_archive(s, spec, ctx.settings.clock())
+        assert "put them in <home>/auth.conf" in refused.value.message
+        assert "s3cret" not in refused.value.message
+        assert list_archives(s) == []
+    ctx.close()

@@ -44,11 +44,23 @@ def diff(ctx: Context, ref_a: str, ref_b: str) -> dict[str, Any]:
         return diff_versions(s, refs.resolve_ref(s, ref_a), refs.resolve_ref(s, ref_b))
 
 
-def sync(ctx: Context, bump: str | None = None, progress: Progress | None = None) -> CommitResult:
-    """Sync every archive; commit a new version if anything changed."""
+def sync(
+    ctx: Context,
+    bump: str | None = None,
+    progress: Progress | None = None,
+    *,
+    allow_releaseinfo_change: tuple[str, ...] = (),
+) -> CommitResult:
+    """Sync every archive; commit a new version if anything changed.
+
+    :param allow_releaseinfo_change: ``ARCHIVE/SUITE`` values whose changed Release
+        Codename (or Suite and Codename naming another suite) this sync accepts.
+    """
     from repoversion.mirror.sync import run_sync
 
-    return run_sync(ctx, bump=bump, progress=progress)
+    return run_sync(
+        ctx, bump=bump, progress=progress, allow_releaseinfo_change=allow_releaseinfo_change
+    )
 
 
 # -- tags -------------------------------------------------------------------------------
@@ -121,6 +133,10 @@ class SystemAdd:
 def add_from_system(ctx: Context) -> Iterator[SystemAdd]:
     """Add every archive this host's apt sources use, policy ``on_demand``, one at a time.
 
+    A source whose URL carries credentials is skipped (``index.json`` would publish them),
+    and so is one without ``Signed-By`` whose distribution keyring is unknown: see
+    :mod:`repoversion.aptsources.signedby`.
+
     :raises InvalidInput: the host's sources list no http(s) archive.
     """
     from repoversion.aptsources.host import read_system_sources
@@ -131,11 +147,14 @@ def add_from_system(ctx: Context) -> Iterator[SystemAdd]:
         raise InvalidInput("This host's apt sources list no http(s) archive to mirror.")
     for host_archive in found:
         try:
+            # First, so no later message repeats a URL holding a password.
+            archives.validate_url(host_archive.url, ctx.settings.auth_conf)
             added = add_archive(ctx, spec_of(host_archive))
         except Conflict:
             yield SystemAdd(host_archive.name, None, "exists already; kept as it is")
         except InvalidInput as exc:
-            yield SystemAdd(host_archive.name, None, f"skipped: {exc.message}")
+            reason = exc.message[:1].lower() + exc.message[1:]
+            yield SystemAdd(host_archive.name, None, f"skipped: {reason}")
         else:
             yield SystemAdd(host_archive.name, added)
 
@@ -189,6 +208,11 @@ def revoke_token(ctx: Context, name: str) -> None:
 
     with transaction(ctx.sessions) as s:
         tokens.revoke_token(s, name)
+
+
+def sweep_leftovers(ctx: Context) -> int:
+    """Remove what killed writers left in the blob store; returns how many."""
+    return ctx.store.sweep_leftovers()
 
 
 def upgrade_schema(ctx: Context) -> None:

@@ -15,7 +15,8 @@ What is kept, as apt would use it:
   ``Architectures-Remove``), else this host's architectures (``dpkg``'s native plus
   foreign ones);
 - ``Signed-By`` / ``[signed-by=…]``: keyring paths or an inline armored key, passed on
-  verbatim (an entry without it is checked against ``/etc/apt/trusted.gpg*`` later);
+  verbatim; an archive with an entry without it is marked ``unsigned`` (apt checks such
+  an entry against its whole ``trusted.gpg*``, which is never used here: see signedby.py);
 - disabled entries are dropped: ``Enabled: no`` paragraphs and commented-out lines.
 
 Entries are merged by URI into archives named after the URI's last path segment
@@ -53,6 +54,7 @@ class SystemArchive:
 
     :ivar signed_by: every ``Signed-By`` value seen for it: keyring paths (space
         separated) or an inline armored key.
+    :ivar unsigned: one of its entries has no ``Signed-By``.
     """
 
     name: str
@@ -61,6 +63,7 @@ class SystemArchive:
     components: list[str] = field(default_factory=list)
     architectures: list[str] = field(default_factory=list)
     signed_by: list[str] = field(default_factory=list)
+    unsigned: bool = False
 
 
 @dataclass(frozen=True)
@@ -311,7 +314,9 @@ def merge_entries(
             _extend(arc.suites, suites)
             _extend(arc.components, entry.components)
             _extend(arc.architectures, archs)
-            if signed and signed not in arc.signed_by:
+            if not signed:
+                arc.unsigned = True
+            elif signed not in arc.signed_by:
                 arc.signed_by.append(signed)
     return list(by_url.values())
 

@@ -1,7 +1,8 @@
 """Archive keyrings: read a file (binary or armored), check it holds public keys, normalise it.
 
 Keyrings are stored in the database as binary OpenPGP public keys, the form ``gpgv
---keyring`` and apt's ``signed-by=`` accept.
+--keyring`` and apt's ``signed-by=`` accept. Each archive's keyring is its own: nothing
+here reads the host's ``/etc/apt/trusted.gpg*``, whose keys apt trusts for every source.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from pathlib import Path
 
 from repoversion.archive.gnupg import temporary_home
 from repoversion.errors import InvalidInput
-
-SYSTEM_TRUSTED = (Path("/etc/apt/trusted.gpg"), Path("/etc/apt/trusted.gpg.d"))
 
 
 def _run(args: list[str], data: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -67,20 +66,3 @@ def read_keyring(path: Path) -> bytes:
     if not data:
         raise InvalidInput(f"Keyring {path} is empty.")
     return normalise(data, f"Keyring {path}")
-
-
-def system_keyring() -> bytes:
-    """The keys apt trusts on this host without ``signed-by`` (``/etc/apt/trusted.gpg*``).
-
-    :raises InvalidInput: the host has none.
-    """
-    files: list[Path] = []
-    for entry in SYSTEM_TRUSTED:
-        if entry.is_file():
-            files.append(entry)
-        elif entry.is_dir():
-            files.extend(sorted(p for p in entry.iterdir() if p.suffix in (".gpg", ".asc")))
-    blob = b"".join(read_keyring(p) for p in files)
-    if not blob:
-        raise InvalidInput("No --keyring given and this host has no trusted apt keys to use.")
-    return blob

@@ -8,7 +8,7 @@ import click
 
 from repoversion import actions
 from repoversion.cli.common import Obj, json_option, pass_obj, print_json, print_table
-from repoversion.upstream.archives import MODES, POLICIES, ArchiveSpec
+from repoversion.upstream.archives import MODES, POLICIES, ArchiveSpec, validate_url
 
 
 @click.group()
@@ -25,8 +25,8 @@ def archive() -> None:
 @click.option(
     "--keyring",
     type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="OpenPGP keys that must sign the archive's Release (binary or armored).",
+    required=True,
+    help="The archive's own OpenPGP keys that must sign its Release (binary or armored).",
 )
 @click.option("--policy", type=click.Choice(POLICIES), default="on_demand", show_default=True)
 @click.option("--mode", type=click.Choice(MODES), default="signed", show_default=True)
@@ -45,13 +45,15 @@ def add(
     suites: tuple[str, ...],
     components: tuple[str, ...],
     architectures: tuple[str, ...],
-    keyring: Path | None,
+    keyring: Path,
     policy: str,
     mode: str,
     optional: bool,
     ca: Path | None,
 ) -> None:
     """Add an upstream archive."""
+    # The domain refuses credentials too; here the sentence can name this home's auth.conf.
+    validate_url(url, obj.settings.auth_conf)
     spec = ArchiveSpec(
         name=name,
         url=url,

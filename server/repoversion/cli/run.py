@@ -106,6 +106,7 @@ def run(obj: Obj, no_sync: bool) -> None:
     settings = obj.settings
     result = initialise(settings)
     click.echo(f"Home {result.home} ready; signing key {result.fingerprint}.", err=True)
+    actions.sweep_leftovers(obj.ctx)
     _ensure_archives(obj)
     if not no_sync:
         _first_sync(obj)

@@ -17,14 +17,23 @@ from repoversion.versions.numbering import BUMPS
     default=None,
     help="Raise (never lower) the computed version bump.",
 )
+@click.option(
+    "--allow-releaseinfo-change",
+    "allow_change",
+    metavar="ARCHIVE/SUITE",
+    multiple=True,
+    help="Accept a changed Release Codename for this suite (repeatable), as apt's option does.",
+)
 @json_option
 @pass_obj
-def sync(obj: Obj, bump: str | None, as_json: bool) -> None:
+def sync(obj: Obj, bump: str | None, allow_change: tuple[str, ...], as_json: bool) -> None:
     """Mirror every archive; commit a new repoversion if anything changed."""
     from repoversion.actions import sync as run_sync
 
     with progress(sys.stderr.isatty() and not as_json) as report:
-        result = run_sync(obj.ctx, bump=bump, progress=report)
+        result = run_sync(
+            obj.ctx, bump=bump, progress=report, allow_releaseinfo_change=allow_change
+        )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     if as_json:

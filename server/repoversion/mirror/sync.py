@@ -1,10 +1,11 @@
 """One sync over all archives: plan → fetch → verify → store → commit.
 
 For each suite: fetch InRelease (or Release + Release.gpg), verify it against the archive's
-keyring as apt does, refuse a stale or future Release, then fetch the configured index
-files (by-hash first, falling back on 404), check each against the Release, store it,
-and parse the scopes whose indices changed. Unchanged index files are neither downloaded
-nor parsed again: an unchanged upstream costs one small download and one gpgv per suite.
+keyring as apt does, refuse a stale or future Release or one for another distribution
+(:mod:`.identity`), then fetch the configured index files (by-hash first, falling back
+on 404), check each against the Release, store it, and parse the scopes whose indices
+changed. Unchanged index files are neither downloaded nor parsed again: an unchanged
+upstream costs one small download and one gpgv per suite.
 A failure of a required archive fails the sync and commits nothing; blobs already stored
 stay for the next sync (content addressed, so they are simply reused).
 """
@@ -24,6 +25,7 @@ from repoversion.archive.release import check_freshness, parse_release
 from repoversion.archive.verify import verify_signed_release
 from repoversion.context import Context
 from repoversion.errors import BadUpstream, RepoversionError
+from repoversion.mirror.identity import allowed_changes, check_identity
 from repoversion.mirror.pool import download_pool
 from repoversion.mirror.scopes import ScopeIndices, ScopeReader, shrunk_scopes
 from repoversion.storage.base import BlobRef
@@ -44,8 +46,16 @@ Progress = Callable[[str, int, int], None]
 class Sync:
     """State of one sync run. Use :func:`run_sync`."""
 
-    def __init__(self, ctx: Context, progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        progress: Progress | None = None,
+        allow_releaseinfo_change: tuple[str, ...] = (),
+    ) -> None:
         self.ctx = ctx
+        #: ``ARCHIVE/SUITE`` values whose Release identity change this sync accepts
+        self.allow_change = allow_releaseinfo_change
+        self.allowed: frozenset[tuple[str, str]] = frozenset()
         self.settings = ctx.settings
         self.store = ctx.store
         self.progress = progress or (lambda _stage, _done, _total: None)
@@ -80,6 +90,7 @@ class Sync:
 
     def _sync_all(self) -> tuple[list[ArchiveConf], list[SuiteSnapshot]]:
         archives = archive_confs(self.ctx.sessions)
+        self.allowed = allowed_changes(self.allow_change, archives)
         base = read_base(self.ctx.sessions)
         self.base_id, prev = base.id, base.suites
         self.scopes.base_id = base.id
@@ -187,6 +198,9 @@ class Sync:
         what = f"{arc.name}: dists/{suite}/{'InRelease' if 'InRelease' in raw else 'Release'}"
         release = parse_release(signed, what)
         check_freshness(release, self.settings.clock(), what)
+        self.warnings += check_identity(
+            release, what, arc.name, suite, prev, allowed=(arc.name, suite) in self.allowed
+        )
         if prev is not None and prev.date is not None and release.date < prev.date:
             self.warnings.append(
                 f"{what} is dated {iso(release.date)}, older than the {iso(prev.date)} already "
@@ -313,7 +327,11 @@ def _entry_json(entry: Any) -> dict[str, Any]:
 
 
 def run_sync(
-    ctx: Context, bump: str | None = None, progress: Progress | None = None
+    ctx: Context,
+    bump: str | None = None,
+    progress: Progress | None = None,
+    *,
+    allow_releaseinfo_change: tuple[str, ...] = (),
 ) -> CommitResult:
     """Sync every configured archive and commit a new repoversion if anything changed.
 
@@ -322,12 +340,15 @@ def run_sync(
     maps), none of them in reference cycles, and the collector kept re-scanning them
     (docs/benchmarks.md has what that cost).
 
+    :param allow_releaseinfo_change: ``ARCHIVE/SUITE`` values whose changed Release identity
+        (Codename, see :mod:`.identity`) this sync accepts.
     :raises Conflict: another sync is running on this database (nothing was done).
     :raises RepoversionError: a required archive failed; nothing was committed.
     """
     ctx.sessions  # noqa: B018 - a missing or outdated schema is refused before the lock
     with sync_lock(ctx.engine), _collector_paused():
-        return Sync(ctx, progress).run(bump)
+        ctx.store.sweep_leftovers()  # of writers killed earlier; live ones are left alone
+        return Sync(ctx, progress, allow_releaseinfo_change).run(bump)
 
 
 @contextmanager

@@ -1,7 +1,10 @@
 """Upstream archive configuration: validated here, used by the sync.
 
 The keyring (and CA file, if any) is copied into the database at ``archive add`` so every
-node of a cluster has it.
+node of a cluster has it. Two rules of trust are kept here, so the CLI and the HTTP API
+share them: an archive always brings its own keyring (never the host's whole one), and
+its URL carries no credentials, since ``index.json`` publishes it (they go in
+``<home>/auth.conf``).
 """
 
 from __future__ import annotations
@@ -61,7 +64,44 @@ def _unique(values: list[str], what: str, pattern: re.Pattern[str]) -> list[str]
     return out
 
 
-def validate_url(url: str) -> str:
+#: What a credentials refusal names when the caller does not know the home.
+AUTH_CONF = "<home>/auth.conf"
+
+
+def credentials_refusal(url: str, auth_conf: Path | str = AUTH_CONF) -> str | None:
+    """The sentence refusing ``url`` when it carries user information, else None.
+
+    Any ``@`` counts: a password holding ``/`` moves it out of the host part, and a path
+    needing one writes it ``%40``. The sentence never repeats the user or password.
+
+    >>> credentials_refusal("https://deb.example.org/debian") is None
+    True
+    >>> refusal = credentials_refusal("https://me:s3cret@deb.example.org/debian", "/h/auth.conf")
+    >>> refusal.split("; ")[1]
+    'put them in /h/auth.conf as `machine deb.example.org/debian login USER password PASS` instead.'
+    """
+    scheme, sep, rest = url.partition("://")
+    if "@" not in rest:
+        return None
+    # apt's auth.conf: a machine without a scheme applies to https only.
+    machine = rest.rpartition("@")[2].split("?")[0].split("#")[0].rstrip("/")
+    if sep and scheme.lower() != "https":
+        machine = f"{scheme.lower()}://{machine}"
+    return (
+        f"Archive URL must not carry credentials: index.json publishes it; put them in "
+        f"{auth_conf} as `machine {machine} login USER password PASS` instead."
+    )
+
+
+def validate_url(url: str, auth_conf: Path | str = AUTH_CONF) -> str:
+    """``url`` without its trailing slash.
+
+    :param auth_conf: the auth.conf path a credentials refusal names.
+    :raises InvalidInput: not http(s), with a query or fragment, or with credentials.
+    """
+    refusal = credentials_refusal(url, auth_conf)
+    if refusal is not None:
+        raise InvalidInput(refusal)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput(f"Archive URL {url!r} must be an http:// or https:// URL.")
@@ -103,7 +143,10 @@ def add_archive(session: Session, spec: ArchiveSpec, now: datetime) -> Archive:
     elif spec.keyring_path is not None:
         keyring = keyrings.read_keyring(spec.keyring_path)
     else:
-        keyring = keyrings.system_keyring()
+        raise InvalidInput(
+            f"Archive {spec.name!r} needs its own keyring (--keyring FILE, the keys that sign "
+            "its Release): the host's whole keyring is never trusted."
+        )
     ca = spec.ca
     if spec.ca_path is not None:
         ca = _read_ca(spec.ca_path)

@@ -8,6 +8,7 @@ Nothing fetched here is trusted until its size and SHA-256 match what a verified
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import tempfile
 import time
@@ -99,6 +100,24 @@ def find_credentials(entries: list[AuthEntry], url: str) -> tuple[str, str] | No
     return None
 
 
+def ca_bundle(ca_pem: str, directory: Path | None = None) -> Path:
+    """A file holding ``ca_pem`` (requests wants a path), named by its digest so that every
+    process and sync shares one file per CA and none is left behind per use.
+
+    :param directory: where (default: ``repoversion-ca`` in the system's temporary dir).
+    """
+    directory = directory or Path(tempfile.gettempdir()) / "repoversion-ca"
+    data = ca_pem.encode()
+    path = directory / f"{hashlib.sha256(data).hexdigest()}.pem"
+    if not path.is_file():
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(suffix=".part", dir=directory)
+        with open(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(name, path)  # atomic: a reader never sees half a bundle
+    return path
+
+
 class Upstream:
     """HTTP access to one archive's base URL.
 
@@ -128,23 +147,16 @@ class Upstream:
         adapter = HTTPAdapter(pool_connections=pool, pool_maxsize=pool, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        self._ca_file: Path | None = None
         # Passed on every request: a session-wide ``verify`` loses to REQUESTS_CA_BUNDLE.
         self._verify: str | bool = True
         if ca_pem:
-            fd, name = tempfile.mkstemp(suffix=".pem", prefix="repoversion-ca-")
-            with open(fd, "w") as handle:
-                handle.write(ca_pem)
-            self._ca_file = Path(name)
-            self._verify = name
+            self._verify = str(ca_bundle(ca_pem))
         creds = find_credentials(auth or [], self.base_url + "/")
         if creds:
             self.session.auth = creds
 
     def close(self) -> None:
         self.session.close()
-        if self._ca_file:
-            self._ca_file.unlink(missing_ok=True)
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"

@@ -35,10 +35,14 @@ class SuiteState:
 
     :ivar date: its Release's Date (None when unknown).
     :ivar files: served path → (sha256, size).
+    :ivar codename: its Release's Codename (None when it had none).
+    :ivar suite: its Release's Suite (None when it had none).
     """
 
     date: datetime | None
     files: dict[str, tuple[str, int]] = field(default_factory=dict)
+    codename: str | None = None
+    suite: str | None = None
 
 
 @dataclass
@@ -54,16 +58,21 @@ class Base:
 
 
 def read_base(sessions: sessionmaker[Session]) -> Base:
-    """The newest version's id, suites, served files and Release dates."""
+    """The newest version's id, suites, served files and Release dates and names."""
     with transaction(sessions) as s:
         base_id = s.scalar(select(func.max(Repoversion.id)))
         suites: dict[tuple[str, str], SuiteState] = {}
-        for arc, name, date in s.execute(
-            select(Suite.archive, Suite.name, SuiteRelease.date)
+        for arc, name, date, fields in s.execute(
+            select(Suite.archive, Suite.name, SuiteRelease.date, SuiteRelease.fields)
             .join(SuiteRelease, SuiteRelease.suite_id == Suite.id)
             .where(open_now(SuiteRelease))
         ):
-            suites[(arc, name)] = SuiteState(utc(date) if date else None)
+            summary = fields.get("summary", {})
+            suites[(arc, name)] = SuiteState(
+                utc(date) if date else None,
+                codename=summary.get("codename"),
+                suite=summary.get("suite"),
+            )
         for arc, name, path, sha, size in s.execute(
             select(Suite.archive, Suite.name, IndexFile.path, IndexFile.sha256, IndexFile.size)
             .join(Suite, Suite.id == IndexFile.suite_id)
