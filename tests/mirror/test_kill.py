@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from tests.fixtures.archives import Pkg
+from tests.mirror.conftest import NOW, Mirror
+
+
+def _count(url: str, query: str) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text(query)).scalar() or 0)
+    finally:
+        engine.dispose()
+
 
 CHILD = textwrap.dedent("""
     import os, signal, sys
@@ -43,13 +54,21 @@ CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 @pytest.mark.parametrize(
     "point",
     ["after-index-download", "after-parse", "after-reserving-version", "after-rows-before-commit"],
 )
-def test_killed_sync_commits_nothing_and_the_next_completes(
-    mirror, fixture_archive, point: str
-) -> None:  # type: ignore[no-untyped-def]
+def test_killed_sync_commits_nothing_and_the_next_completes(  # type: ignore[no-untyped-def]
+    tmp_path, run_cli, request, fixture_archive, point: str, database: str
+) -> None:
+    env = {"REPOVERSION_NOW": NOW}
+    if database == "postgresql":
+        env["REPOVERSION_DATABASE_URL"] = request.getfixturevalue("pg_url")
+    home = tmp_path / "home"
+    assert run_cli("--home", str(home), "init", env=env).code == 0
+    mirror = Mirror(home, run_cli, env)
+    url = env.get("REPOVERSION_DATABASE_URL", f"sqlite:///{home / 'repoversion.db'}")
     arc = fixture_archive([Pkg("hello", "1.0"), Pkg("world", "1.0")])
     mirror.add(arc)
     assert mirror.sync()["repoversion"] == "1.0.0"
@@ -68,11 +87,11 @@ def test_killed_sync_commits_nothing_and_the_next_completes(
     assert proc.returncode == -signal.SIGKILL, (proc.stdout, proc.stderr)
     assert mirror.versions() == ["1.0.0"]
     assert mirror.show("1.0.0") == before
-    con = sqlite3.connect(mirror.home / "repoversion.db")
-    assert con.execute("SELECT count(*) FROM repoversion").fetchone()[0] == 1
-    assert con.execute("SELECT count(*) FROM package WHERE removed IS NOT NULL").fetchone()[0] == 0
-    con.close()
+    assert _count(url, "SELECT count(*) FROM repoversion") == 1
+    assert _count(url, "SELECT count(*) FROM package WHERE removed IS NOT NULL") == 0
     out = mirror.sync()
+    tmp = home / "blobs" / "tmp"
+    assert not list(tmp.glob("*.part")) if tmp.is_dir() else True  # the sync swept them
     assert (out["repoversion"], out["bump"]) == ("2.0.0", "major")
     assert mirror.versions() == ["2.0.0", "1.0.0"]
     assert mirror.show("1.0.0") == before

@@ -1,18 +1,21 @@
 """The ``repoversion`` command: one click group, one module per noun.
 
 Errors a user can cause are :class:`~repoversion.errors.RepoversionError`: printed on stderr
-as one sentence with a non-zero exit, never a traceback.
+as one sentence with a non-zero exit, never a traceback. So are failures of the machine
+that the user can act on (a database locked by another writer or out of reach, a full
+disk), through :func:`~repoversion.errors.from_exception`.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from repoversion.cli.common import Obj
-from repoversion.errors import RepoversionError
+from repoversion.errors import RepoversionError, from_exception
 
 #: command name → the module under repoversion.cli defining it (in its COMMANDS list).
 #: Modules are imported when their command runs, so `repoversion sync` does not pay for
@@ -85,8 +88,17 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except RepoversionError as exc:
-        click.echo(f"error: {exc.message}", err=True)
-        sys.exit(1)
+        _fail(from_exception(exc) or exc)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
+    except Exception as exc:
+        known = from_exception(exc)
+        if known is None:
+            raise  # a bug: its traceback is what a report needs
+        _fail(known)
+
+
+def _fail(exc: RepoversionError) -> NoReturn:
+    click.echo(f"error: {exc.message}", err=True)
+    sys.exit(1)

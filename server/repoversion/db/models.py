@@ -102,7 +102,7 @@ class Suite(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     archive: Mapped[str] = mapped_column(String(100))
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(Text)
 
 
 class SuiteRelease(Base):
@@ -140,6 +140,8 @@ class Package(Base):
 
     ``kind`` is ``deb`` or ``dsc``. For a source package ``filename`` is the .dsc and
     ``architecture`` is ``source``. ``stanza`` digests the index stanza the row came from.
+    What comes from upstream's indices is ``Text``: Debian bounds no name, version or
+    architecture, and a sync must not fail on a column's length.
     """
 
     __tablename__ = "package"
@@ -151,11 +153,11 @@ class Package(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     suite_id: Mapped[int] = mapped_column(ForeignKey("suite.id"))
-    component: Mapped[str] = mapped_column(String(100))
+    component: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(3))
-    name: Mapped[str] = mapped_column(String(200))
-    version: Mapped[str] = mapped_column(String(200))
-    architecture: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(Text)
+    version: Mapped[str] = mapped_column(Text)
+    architecture: Mapped[str] = mapped_column(Text)
     filename: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(SHA256)
     size: Mapped[int] = mapped_column(BigInteger)

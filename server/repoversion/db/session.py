@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from repoversion.errors import ConfigError, RepoversionError
+from repoversion.errors import ConfigError, RepoversionError, from_exception
 
 #: alembic's script directory: the top-level migrations/, installed as the
 #: ``repoversion.migrations`` package (a wheel carries it; an editable install maps it).
@@ -110,7 +110,7 @@ def upgrade(url: str, revision: str = "head") -> None:
     try:
         command.upgrade(alembic_config(url), revision)
     except OperationalError as exc:
-        raise RepoversionError(f"Cannot reach the database: {exc.orig}.") from None
+        raise database_error(exc) from None
 
 
 def downgrade(url: str, revision: str) -> None:
@@ -137,7 +137,20 @@ def head_revision() -> str:
 
 #: The newest migration. Checked against alembic's own view by a test; kept as a constant
 #: so every command does not pay for importing alembic (0.15 s) to check the schema.
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
+
+
+def database_error(exc: SQLAlchemyError) -> RepoversionError:
+    """One sentence for a database failure: busy, full, or out of reach.
+
+    :param exc: what SQLAlchemy raised.
+    """
+    known = from_exception(exc)
+    if known is not None:
+        return known
+    # drivers explain over several lines; the first one says it
+    lines = str(getattr(exc, "orig", None) or exc).splitlines()
+    return RepoversionError(f"Cannot reach the database: {lines[0] if lines else exc}.")
 
 
 def _stored_revision(engine: Engine) -> str | None:
@@ -160,7 +173,7 @@ def check_schema(engine: Engine) -> None:
         rev = _stored_revision(engine)
         tables = inspect(engine).get_table_names() if rev is None else []
     except SQLAlchemyError as exc:
-        raise RepoversionError(f"Cannot reach the database: {exc}.") from None
+        raise database_error(exc) from None
     if rev is None:
         if "archive" in tables:
             raise RepoversionError("The database has tables but no alembic revision.")

@@ -18,6 +18,8 @@ from typing import Any
 
 VERSION_RE = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)")
 TIMESTAMP_RE = re.compile(r"\d{8}T\d{6}Z")
+#: a tag name: never read as a version nor as a timestamp
+TAG_RE = re.compile(r"[a-z][a-z0-9._-]*")
 BUMPS = ("patch", "minor", "major")
 
 #: ``{archive: {suite: {path: {"sha256", "size"}}}}``

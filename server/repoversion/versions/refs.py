@@ -2,6 +2,16 @@
 
 A timestamp ``YYYYMMDDTHHMMSSZ`` names the newest version created at or before the end
 of that second, so the ``created`` time that ``versions`` prints names that version.
+
+A ref is checked before any query (:func:`check_ref`): garbage from a URL, such as a NUL
+byte that PostgreSQL cannot even receive, is "not found" without touching the database.
+
+>>> check_ref("1.4.0"), check_ref("stable"), check_ref("20261125T210000Z")
+('1.4.0', 'stable', '20261125T210000Z')
+>>> check_ref("stable\\x00")
+Traceback (most recent call last):
+...
+repoversion.errors.NotFound: No repoversion, tag or timestamp 'stable\\x00'.
 """
 
 from __future__ import annotations
@@ -17,9 +27,12 @@ from sqlalchemy.orm import Session
 from repoversion.db.models import Repoversion
 from repoversion.errors import Gone, NotFound
 from repoversion.timefmt import iso
-from repoversion.versions.numbering import TIMESTAMP_RE, VERSION_RE
+from repoversion.versions.numbering import TAG_RE, TIMESTAMP_RE, VERSION_RE
 
-ONE_SECOND = timedelta(seconds=1)
+#: a second's last microsecond: a timestamp names everything created within its second
+END_OF_SECOND = timedelta(microseconds=999_999)
+#: no ref is longer (a tag has at most 100 characters; versions and timestamps are shorter)
+MAX_REF = 100
 
 if TYPE_CHECKING:
     from repoversion.storage.base import BlobStore
@@ -74,15 +87,31 @@ def newest_kept(session: Session) -> Repoversion | None:
     )
 
 
+def check_ref(ref: str) -> str:
+    """``ref`` if it has the form of a ref: ``X.Y.Z``, a timestamp or a tag name.
+
+    :param ref: as the user gave it.
+    :raises NotFound: it cannot name anything (too long, not ASCII, another form).
+    """
+    if (
+        len(ref) <= MAX_REF
+        and ref.isascii()
+        and (VERSION_RE.fullmatch(ref) or TIMESTAMP_RE.fullmatch(ref) or TAG_RE.fullmatch(ref))
+    ):
+        return ref
+    raise NotFound(f"No repoversion, tag or timestamp {ref!r}.")
+
+
 def resolve_ref(session: Session, ref: str) -> Repoversion:
     """A repoversion from ``X.Y.Z``, a tag (``latest`` built in) or ``YYYYMMDDTHHMMSSZ``.
 
-    :raises NotFound: nothing matches.
+    :raises NotFound: nothing matches, or ``ref`` is not a ref (see :func:`check_ref`).
     :raises Gone: the version was dropped.
     """
     from repoversion.config import parse_instant
     from repoversion.db.models import Tag
 
+    check_ref(ref)
     version: Repoversion | None
     if VERSION_RE.fullmatch(ref):
         version = session.scalar(select(Repoversion).where(Repoversion.version == ref))
@@ -95,8 +124,9 @@ def resolve_ref(session: Session, ref: str) -> Repoversion:
             raise NotFound(f"{ref} is not a valid timestamp.") from None
         version = session.scalar(
             select(Repoversion)
-            # the whole second: ``versions`` prints ``created`` without its fraction
-            .where(Repoversion.created < instant + ONE_SECOND, Repoversion.dropped.is_(None))
+            # the whole second: ``versions`` prints ``created`` without its fraction (adding
+            # a second instead would overflow on 99991231T235959Z)
+            .where(Repoversion.created <= instant + END_OF_SECOND, Repoversion.dropped.is_(None))
             .order_by(Repoversion.id.desc())
             .limit(1)
         )

@@ -15,7 +15,6 @@ so re-running an automation that sets tags does not make apt clients download ag
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,10 +26,9 @@ from sqlalchemy.orm import Session
 from repoversion.db.models import Repoversion, Tag, TagEvent
 from repoversion.errors import Conflict, InvalidInput, NotFound
 from repoversion.timefmt import iso, utc
-from repoversion.versions.numbering import TIMESTAMP_RE, VERSION_RE
+from repoversion.versions.numbering import TAG_RE, TIMESTAMP_RE, VERSION_RE
 from repoversion.versions.refs import newest_kept, resolve_ref
 
-TAG_RE = re.compile(r"[a-z][a-z0-9._-]*")
 MAX_NAME = 100
 LATEST = "latest"
 

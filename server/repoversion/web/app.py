@@ -1,4 +1,10 @@
-"""``create_app(settings)``: blueprints plus one error handler turning errors into JSON."""
+"""``create_app(settings)``: blueprints plus one error handler turning errors into JSON.
+
+A 5xx body never carries internals: it says "Internal error", except for an upstream that
+misbehaved (502) or was too slow (504: a fetch-through passed its deadline) and for what
+may pass if the client tries again (503: the database is busy or out of reach, too many
+requests wait for upstream), which say so, with ``Retry-After``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from repoversion.config import Settings
 from repoversion.context import Context
-from repoversion.errors import RepoversionError
+from repoversion.errors import RepoversionError, Unavailable, from_exception
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +25,20 @@ def _error(code: str, message: str, status: int) -> Response:
     resp.status_code = status
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+def _domain(exc: RepoversionError) -> Response:
+    """The response for a domain error (see the module docstring)."""
+    if isinstance(exc, Unavailable):
+        log.warning("%s: %s", exc.code, exc.message)
+        resp = _error(exc.code, exc.public, exc.status)
+        resp.headers["Retry-After"] = str(exc.retry_after)
+        return resp
+    if exc.status >= 500:
+        log.error("%s: %s", exc.code, exc.message)
+        if exc.status not in (502, 504):
+            return _error(exc.code, "Internal error; see the server log.", exc.status)
+    return _error(exc.code, exc.message, exc.status)
 
 
 def create_app(settings: Settings, context: Context | None = None) -> Flask:
@@ -35,11 +55,8 @@ def create_app(settings: Settings, context: Context | None = None) -> Flask:
 
     @app.errorhandler(RepoversionError)
     def domain_error(exc: RepoversionError) -> Response:
-        if exc.status >= 500:
-            log.error("%s: %s", exc.code, exc.message)
-            if exc.status != 502:
-                return _error(exc.code, "Internal error; see the server log.", exc.status)
-        return _error(exc.code, exc.message, exc.status)
+        # a StorageError caused by a full disk becomes DiskFull
+        return _domain(from_exception(exc) or exc)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
@@ -49,6 +66,9 @@ def create_app(settings: Settings, context: Context | None = None) -> Flask:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
+        known = from_exception(exc)  # a locked or unreachable database, a full disk
+        if known is not None:
+            return _domain(known)
         log.exception("unhandled error")
         return _error("internal", "Internal error; see the server log.", 500)
 

@@ -12,6 +12,7 @@ sent, in order of preference:
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -29,7 +30,12 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 NO_STORE = "no-store"
 
-_RANGE = re.compile(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*")
+# ASCII digits only (``\d`` would take other scripts' digits too)
+_RANGE = re.compile(r"\s*bytes\s*=\s*([0-9]*)\s*-\s*([0-9]*)\s*")
+#: a position with more digits than this is past the end of any file; counting it
+#: exactly is pointless, and int() refuses more than 4300 digits
+_MAX_DIGITS = 18
+_BEYOND = 10**_MAX_DIGITS
 _TEXT = "text/plain; charset=utf-8"
 _BY_NAME = {
     "InRelease": _TEXT,
@@ -125,9 +131,7 @@ def send_target(
     try:
         span = _range(request, size, etag, caching.last_modified)
     except _Unsatisfiable:
-        return Response(
-            status=416, headers={"Content-Range": f"bytes */{size}", "Cache-Control": NO_STORE}
-        )
+        return _unsatisfiable(size)
     status, start, length = 200, 0, size
     if span is not None:
         status, start, length = 206, span[0], span[1] - span[0] + 1
@@ -143,6 +147,23 @@ def send_target(
 
 class _Unsatisfiable(Exception):
     """A Range that no byte of the file satisfies."""
+
+
+def _unsatisfiable(size: int) -> Response:
+    """416 with the file's size, and a JSON body like every other error."""
+    body = {
+        "code": "requested_range_not_satisfiable",
+        "message": f"No byte of this {size}-byte file is in the requested range.",
+    }
+    return Response(
+        json.dumps(body),
+        416,
+        {
+            "Content-Range": f"bytes */{size}",
+            "Cache-Control": NO_STORE,
+            "Content-Type": "application/json",
+        },
+    )
 
 
 def _body(
@@ -163,9 +184,24 @@ def _not_modified(request: Request, etag: str, last_modified: datetime | None) -
         return "*" in tags or etag in (t[2:] if t.startswith("W/") else t for t in tags)
     ims = request.headers.get("If-Modified-Since")
     if ims and last_modified is not None:
-        since = parse_date(ims)
+        since = _http_date(ims)
         return since is not None and last_modified.replace(microsecond=0) <= since
     return False
+
+
+def _http_date(value: str) -> datetime | None:
+    """An HTTP date, or None when it is not one (a validator we cannot read is ignored)."""
+    try:
+        return parse_date(value)
+    except OverflowError:
+        # werkzeug returns None for most bad dates but lets a huge year or offset through
+        return None
+
+
+def _position(digits: str) -> int:
+    """A byte position from a Range header: at most :data:`_BEYOND`, however long."""
+    digits = digits.lstrip("0") or "0"
+    return _BEYOND if len(digits) > _MAX_DIGITS else int(digits)
 
 
 def _range(
@@ -184,7 +220,7 @@ def _range(
             if if_range.strip() != etag:
                 return None
         else:
-            since = parse_date(if_range)
+            since = _http_date(if_range)
             if (
                 since is None
                 or last_modified is None
@@ -195,14 +231,14 @@ def _range(
     if m is None or m[1] == m[2] == "":
         return None  # several ranges or a syntax we ignore: the whole file is an answer too
     if m[1] == "":
-        suffix = int(m[2])
+        suffix = _position(m[2])
         if suffix == 0:
             raise _Unsatisfiable
         return max(0, size - suffix), size - 1
-    start = int(m[1])
-    if m[2] and int(m[2]) < start:
+    start = _position(m[1])
+    end = _position(m[2]) if m[2] else size - 1
+    if m[2] and end < start:
         return None  # syntactically invalid: ignored
-    end = int(m[2]) if m[2] else size - 1
     if start >= size:
         raise _Unsatisfiable
     return start, min(end, size - 1)
