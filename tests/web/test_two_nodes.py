@@ -34,9 +34,9 @@ def _wait_healthy(base: str, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 30
     while True:
         try:
-            if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+            if requests.get(f"{base}/healthz", timeout=10).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or still loading the app
             pass
         assert proc.poll() is None and time.monotonic() < deadline, "a node did not start"
         time.sleep(0.1)
