@@ -1,13 +1,13 @@
-"""On-demand fetch-through and ``repoversion materialize``, against real fixture upstreams."""
+"""On-demand fetch-through and ``repoversion materialize``, against real fixture upstreams.
+
+Every test runs on SQLite and on PostgreSQL (``mirror = mirror_on_db``).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import socket
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,7 +20,9 @@ from repoversion.context import Context
 from repoversion.db.models import Blob
 from repoversion.db.session import transaction
 from tests.fixtures.archives import Pkg, SrcPkg
-from tests.mirror.conftest import NOW
+from tests.web.running import CLI, free_port, mirror_on_db, server_env
+
+mirror = mirror_on_db  # every test here on SQLite and on PostgreSQL
 
 
 def _blob_rows(home: Path) -> set[str]:
@@ -105,21 +107,6 @@ def test_simultaneous_requests_cause_one_upstream_download(
     assert _gets(archive_server, pkg.filename) == 1
 
 
-CLI = [sys.executable, "-c", "from repoversion.cli import main; main()"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _env(home: Path, **more: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REPOVERSION_")}
-    env.update(REPOVERSION_HOME=str(home), REPOVERSION_NOW=NOW, **more)
-    return env
-
-
 def test_gunicorn_workers_share_one_download_and_metrics(
     mirror, fixture_archive, archive_server
 ) -> None:  # type: ignore[no-untyped-def]
@@ -129,10 +116,10 @@ def test_gunicorn_workers_share_one_download_and_metrics(
     pkg = arc.packages()[0]
     good = arc.deb_path(pkg).read_bytes()
     archive_server.add_rule(f"*{pkg.filename}", delay=0.8)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [*CLI, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "3"],
-        env=_env(mirror.home),
+        env=server_env(mirror.home),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -143,7 +130,7 @@ def test_gunicorn_workers_share_one_download_and_metrics(
             try:
                 if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening, or not answering yet
                 pass
             assert proc.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
             time.sleep(0.1)
@@ -188,7 +175,7 @@ def test_materialize_stores_every_pool_file_once(mirror, fixture_archive, archiv
     procs = [
         subprocess.Popen(
             [*CLI, "materialize", "1.0.0", "--json"],
-            env=_env(mirror.home),
+            env=server_env(mirror.home),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )

@@ -2,17 +2,19 @@
 
 A committed version never changes, so what is derived from it is cached for the life of
 the process: its parsed ``index.json``, pool lookups ``(version, archive, path) → blob``
-(bounded LRU), upstream Release listings, and the generated Release files (stored as
-blobs, see :mod:`.derived`). A warm request for ``/v/X.Y.Z/…`` costs no database query;
-a literal ``X.Y.Z`` is re-resolved every :attr:`Serving.ref_ttl` seconds so a deleted
-version answers 410 soon after; tags, ``latest`` and timestamps are resolved every time.
+(bounded LRU; paths a version lacks go to a separate small LRU, so anonymous requests for
+made-up paths never evict the files clients use), upstream Release listings, and the
+generated Release files (stored as blobs, see :mod:`.derived`). A warm request for
+``/v/X.Y.Z/…`` costs no database query; a literal ``X.Y.Z`` is re-resolved every
+:attr:`Serving.ref_ttl` seconds so a deleted version answers 410 soon after; tags,
+``latest`` and timestamps are resolved every time.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from repoversion.context import Context
@@ -20,7 +22,7 @@ from repoversion.db.session import transaction
 from repoversion.errors import NotFound
 from repoversion.serving.cache import LRU
 from repoversion.serving.derived import Derived
-from repoversion.serving.fetch import Fetcher
+from repoversion.serving.fetch import Downloads, Fetcher
 from repoversion.serving.lookup import (
     RELEASE_NAMES,
     ArchiveIndex,
@@ -38,6 +40,7 @@ from repoversion.serving.release import (
     render_release,
     sign_release,
 )
+from repoversion.serving.scope import Scope
 from repoversion.serving.target import Target
 from repoversion.storage.base import BlobRef, BlobStore, check_digest
 from repoversion.timefmt import iso
@@ -47,6 +50,9 @@ from repoversion.versions.refs import Resolved, count_kept, read_index, resolve
 
 if TYPE_CHECKING:
     from repoversion.db.models import Repoversion
+
+#: Pool paths remembered as missing, per process.
+MISSES = 4096
 
 
 class Serving:
@@ -67,9 +73,15 @@ class Serving:
             ctx.store, home / "cache" / "derived", lambda: ctx.sessions, self.settings.clock
         )
         self.fetcher = Fetcher(self.settings, lambda: ctx.sessions, ctx.store, self.metrics.inc)
+        self.downloads = Downloads(
+            self.fetcher,
+            workers=self.settings.fetch_concurrency,
+            waiters=self.settings.fetch_waiters,
+        )
         self._refs: LRU[str, Resolved] = LRU(1024, ttl=ref_ttl)
         self._indexes: LRU[int, VersionIndex] = LRU(64)
-        self._pool: LRU[tuple[int, str, str], tuple[BlobRef | None]] = LRU(cache_size)
+        self._pool: LRU[tuple[int, str, str], BlobRef] = LRU(cache_size)
+        self._pool_misses: LRU[tuple[int, str, str], bool] = LRU(MISSES)
         self._listings: LRU[tuple[int, str, str], tuple[Listing | None]] = LRU(1024)
         self._key_id = ""
 
@@ -144,28 +156,40 @@ class Serving:
                 fetchable=arc.mode == "verbatim",
             )
         if kind == "pool" and path:
-            key = (idx.vid, archive, rest)
-            hit = self._pool.get(key)
-            if hit is None:
-                with transaction(self.ctx.sessions) as s:
-                    hit = (pool_file(s, idx.vid, archive, rest),)
-                self._pool.put(key, hit)
-            if hit[0] is not None:
+            ref = self._pool_file(idx.vid, archive, rest)
+            if ref is not None:
                 name = rest.rsplit("/", 1)[-1]
-                return Target(hit[0].sha256, hit[0].size, name, archive, (rest,))
+                return Target(ref.sha256, ref.size, name, archive, (rest,))
         raise NotFound(f"{archive}/{rest} is not in repoversion {idx.version}.")
 
-    def ensure(self, resolved: Resolved, target: Target) -> bool:
-        """Fetch ``target`` through from upstream if it is not stored.
+    def _pool_file(self, vid: int, archive: str, path: str) -> BlobRef | None:
+        key = (vid, archive, path)
+        hit = self._pool.get(key)
+        if hit is not None or self._pool_misses.get(key):
+            return hit
+        with transaction(self.ctx.sessions) as s:
+            ref = pool_file(s, vid, archive, path)
+        if ref is None:
+            self._pool_misses.put(key, True)
+        else:
+            self._pool.put(key, ref)
+        return ref
 
+    def ensure(
+        self, resolved: Resolved, target: Target, gone: Callable[[], bool] | None = None
+    ) -> bool:
+        """Fetch ``target`` through from upstream if it is not stored (on a downloader
+        thread, waiting at most ``fetch_deadline``).
+
+        :param gone: whether the client has closed its connection (then stop waiting).
         :returns: whether it was downloaded now.
-        :raises RepoversionError: see :meth:`Fetcher.ensure`.
+        :raises RepoversionError: see :meth:`Downloads.ensure`.
         """
         url = ""
         if target.archive is not None:
             arc = self.index(resolved.version).archives.get(target.archive)
             url = arc.url if arc is not None else ""
-        return self.fetcher.ensure(target, url)
+        return self.downloads.ensure(target, url, gone)
 
     def blob(self, sha256: str) -> Target:
         """``/blobs/sha256/<hex>``: any stored blob.
@@ -259,7 +283,7 @@ class Serving:
         hit = self._listings.get(key)
         if hit is None:
             if arc.mode == "verbatim":
-                hit = (upstream_listing(self.store, suite),)
+                hit = (_within_scope(upstream_listing(self.store, suite), suite),)
             else:
                 hit = (entries_listing(_entries(self._record(vid, arc, suite))),)
             self._listings.put(key, hit)
@@ -274,8 +298,19 @@ class Serving:
         return self._key_id
 
     def close(self) -> None:
-        """Release upstream connections."""
+        """Stop the downloader threads and release upstream connections."""
+        self.downloads.close()
         self.fetcher.close()
+
+
+def _within_scope(listing: Listing | None, suite: SuiteIndex) -> Listing | None:
+    """What may be fetched of ``listing`` (verbatim mode): the files ``suite`` serves, and
+    the others of the components and architectures it serves (see :mod:`.scope`)."""
+    if listing is None:
+        return None
+    scope = Scope.of(suite.files)
+    files = {p: e for p, e in listing.files.items() if p in suite.files or scope.covers(p)}
+    return Listing.of(files, listing.acquire_by_hash)
 
 
 def _entries(record: Mapping[str, Any]) -> Mapping[str, Mapping[str, Any]]:

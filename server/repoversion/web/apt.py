@@ -5,9 +5,18 @@ Views validate, ask :class:`~repoversion.serving.service.Serving` what the URL m
 hand the blob to :func:`~repoversion.web.files.send_target`. Under a literal ``X.Y.Z``
 every 200 is cacheable for ever; under a tag, ``latest`` or a timestamp it must be
 revalidated (``no-cache``); errors are ``no-store`` (see :mod:`repoversion.web.app`).
+
+A file fetched through from upstream is waited for on a downloader thread
+(:mod:`repoversion.serving.fetch`); the request gives its place up as soon as its client
+closes the connection, which apt 2.6 does after 30 s without a byte.
 """
 
 from __future__ import annotations
+
+import select
+import socket
+from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
@@ -65,5 +74,29 @@ def versioned(ref: str, rest: str) -> Response:
         serving.settings,
         target,
         caching,
-        ensure=lambda: serving.ensure(resolved, target),
+        ensure=lambda: serving.ensure(resolved, target, client_gone(request.environ)),
     )
+
+
+def client_gone(environ: dict[str, Any]) -> Callable[[], bool]:
+    """A check of whether the client of this request has closed its connection.
+
+    The socket turns readable at end of stream; a peek then reads nothing (a pipelined
+    request would be data, and means the client is still there).
+
+    :param environ: the WSGI environ (gunicorn and werkzeug put the client socket in it).
+    """
+    sock = environ.get("gunicorn.socket") or environ.get("werkzeug.socket")
+    if not isinstance(sock, socket.socket):
+        return lambda: False
+
+    def gone() -> bool:
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+            return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+        except ValueError:  # TLS sockets take no flags: cannot tell, so still there
+            return False
+        except OSError:  # reset by the client
+            return True
+
+    return gone
