@@ -68,6 +68,9 @@ RULES = [
     (["upstream"], ["mirror", "serving", "versions", "web", "cli"], "upstream is below the sync"),
     (["mirror"], ["serving", "web", "cli"], "the sync does not serve"),
     (["serving"], ["mirror", "web", "cli"], "serving knows no sync and no Flask"),
+    (["resolve"], ["db", "mirror", "serving", "web", "cli", "jobs"], "the resolver reads versions"),
+    (["jobs"], ["web", "cli", "serving"], "jobs run domain work, whoever asked"),
+    (["actions"], ["web", "cli"], "actions serve both entry points"),
 ]
 DOMAIN = [m for m in GRAPH if not _under(m, _rv("cli"), _rv("web"))]
 
@@ -89,6 +92,8 @@ def test_no_forbidden_arrow(who: list[str], forbidden: list[str], why: str) -> N
     [
         ("flask", "web"),
         ("werkzeug", "web"),
+        ("flask_openapi3", "web"),
+        ("pydantic", "web"),
         ("click", "cli"),
         ("rich", "cli"),
         ("boto3", "storage.s3"),

@@ -42,6 +42,12 @@ def test_compose_has_the_services(compose: dict[str, Any]) -> None:
     for name in (*LONG_RUNNING, "init", "create-bucket"):
         assert name in services, name
     assert services["worker"]["command"] == ["repoversion", "worker"]
+    from repoversion.cli import cli
+
+    for name in REPOVERSION_SERVICES:  # each names a command that exists
+        assert services[name]["command"][1] in cli.all_commands, name
+    # the worker service runs the jobs, so the servers embed none (docs/jobs.md)
+    assert not load_settings(DOCKER, environ=env_of(services["server"])).embedded_worker
     assert services["server"]["command"][:2] == ["repoversion", "serve"]
     assert services["init"]["command"] == ["repoversion", "init"]
     assert services["postgres"]["image"].startswith("postgres:")

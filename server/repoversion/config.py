@@ -22,7 +22,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +47,15 @@ class Settings:
     signing_key: Path | None = None
     now: datetime | None = None
     bind: str = "127.0.0.1:8080"
-    # cores (SPEC section 4): each gthread worker runs 4 threads, so more processes
-    # than cores only compete for them
+    # cores (SPEC section 4): each gthread worker runs `threads` threads, so more
+    # processes than cores only compete for them
     workers: int = field(default_factory=lambda: max(2, os.cpu_count() or 1))
+    # docs/serving.md: threads mostly wait (sendfile, upstream); fetch_waiters of them at
+    # most wait for downloads, the rest keep answering
+    threads: int = 32
+    fetch_concurrency: int = 8
+    fetch_deadline: float = 900.0
+    fetch_waiters: int = 24
     languages: tuple[str, ...] = ("en",)
     download_concurrency: int = 8
     download_retries: int = 3
@@ -57,6 +63,12 @@ class Settings:
     max_index_size: int = 2 * 1024**3
     x_accel_redirect: str | None = None
     log_level: str = "INFO"
+    # SPEC section 5: reads are public unless this asks for a token on them too
+    private_reads: bool = False
+    # docs/jobs.md: the queue's workers
+    embedded_worker: bool = True
+    sync_every: str | None = None
+    job_lease: int = 60
 
     def clock(self) -> datetime:
         """The time the product trusts: ``now`` when set (tests on recorded data), else UTC now."""
@@ -134,6 +146,39 @@ def parse_instant(text: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse ``6h``, ``90m``, ``1d12h``, ``30s`` (days, hours, minutes, seconds, in that order).
+
+    >>> parse_duration("1d12h"), parse_duration("90m")
+    (datetime.timedelta(days=1, seconds=43200), datetime.timedelta(seconds=5400))
+
+    :raises ValueError: not such a duration, or zero.
+    """
+    match = _DURATION.fullmatch(text.strip())
+    if match is None or not any(match.groups()):
+        raise ValueError(text)
+    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    duration = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    if not duration:
+        raise ValueError(text)
+    return duration
+
+
+def _duration(value: Any, where: str) -> str | None:
+    if value in (None, ""):
+        return None
+    try:
+        parse_duration(str(value))
+    except ValueError:
+        raise ConfigError(
+            f"{where} must be a duration like 6h, 30m or 1d12h, got {value!r}."
+        ) from None
+    return str(value).strip()
+
+
 def _instant(value: Any, where: str) -> datetime | None:
     if value in (None, ""):
         return None
@@ -207,6 +252,10 @@ _PARSERS: dict[str, Callable[[Any, str], Any]] = {
     "now": _instant,
     "bind": _bind,
     "workers": _int,
+    "threads": _int,
+    "fetch_concurrency": _int,
+    "fetch_deadline": _float,
+    "fetch_waiters": _int,
     "languages": _languages,
     "download_concurrency": _int,
     "download_retries": lambda v, w: _int(v, w, minimum=0),
@@ -214,6 +263,10 @@ _PARSERS: dict[str, Callable[[Any, str], Any]] = {
     "max_index_size": _int,
     "x_accel_redirect": _opt_str,
     "log_level": _log_level,
+    "embedded_worker": _bool,
+    "sync_every": _duration,
+    "job_lease": lambda v, w: _int(v, w, minimum=2),
+    "private_reads": _bool,
 }
 
 SETTING_NAMES = tuple(_PARSERS)
@@ -227,10 +280,22 @@ def _read_toml(path: Path) -> dict[str, Any]:
             data = tomllib.load(fh)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"Cannot read {path}: {exc}.") from None
+    data = _flatten(data)
     unknown = sorted(set(data) - set(_PARSERS))
     if unknown:
         raise ConfigError(f"Unknown setting {unknown[0]!r} in {path}.")
     return data
+
+
+def _flatten(data: dict[str, Any]) -> dict[str, Any]:
+    """A table's keys as flat names: ``[sync] every = "6h"`` is ``sync_every = "6h"``."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}_{sub}": item for sub, item in value.items()})
+        else:
+            flat[key] = value
+    return flat
 
 
 def default_home(environ: Mapping[str, str] | None = None) -> Path:

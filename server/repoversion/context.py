@@ -1,19 +1,28 @@
-"""The objects one process works with, built once from :class:`Settings` and passed around."""
+"""The objects one process works with, built once from :class:`Settings` and passed around.
+
+The database layer is imported when it is first used, not with this module, so a command
+that never reaches the database does not pay for importing SQLAlchemy.
+"""
 
 from __future__ import annotations
 
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from repoversion.config import Settings
-from repoversion.db.session import check_schema, make_engine, make_sessionmaker
-
 if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
     from repoversion.archive.signing import Signer
+    from repoversion.config import Settings
     from repoversion.storage.base import BlobStore
+
+
+def make_engine(url: str) -> Engine:
+    """:func:`repoversion.db.session.make_engine`, imported when the first engine is made."""
+    from repoversion.db import session
+
+    return session.make_engine(url)
 
 
 class Context:
@@ -31,12 +40,16 @@ class Context:
     def sessions(self) -> sessionmaker[Session]:
         """The session factory; the first use checks the schema is at alembic's head."""
         if not self._checked:
+            from repoversion.db.session import check_schema
+
             check_schema(self.engine)
             self._checked = True
         return self._sessions
 
     @cached_property
     def _sessions(self) -> sessionmaker[Session]:
+        from repoversion.db.session import make_sessionmaker
+
         return make_sessionmaker(self.engine)
 
     @cached_property

@@ -1,7 +1,9 @@
 """API tokens: created once, shown once, stored as SHA-256 digests.
 
 Scopes: ``write`` may start syncs, exports and materialize jobs and move tags; ``admin``
-may also change archives and tokens and run gc.
+may also change archives and tokens and run gc. Revoking deletes the digest, so a revoked
+token is refused like an unknown one. Each accepted token records its last use (to the
+minute: recording every request would turn each authenticated read into a write).
 """
 
 from __future__ import annotations
@@ -10,15 +12,20 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from repoversion.db.models import Token
 from repoversion.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from repoversion.timefmt import utc
 
 SCOPES = ("write", "admin")
+#: what a request may need: ``read`` (any valid token) or a scope
+NEEDS = ("read", *SCOPES)
+#: a last use older than this is recorded again
+LAST_USE_STEP = timedelta(minutes=1)
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 PREFIX = "rv_"
 
@@ -63,17 +70,24 @@ def revoke_token(session: Session, name: str) -> None:
 
 
 def authorize(session: Session, header: str | None, need: str, now: datetime) -> Token:
-    """Check an ``Authorization: Bearer …`` header against the scope ``need``.
+    """Check an ``Authorization: Bearer …`` header against ``need``, recording the use.
 
-    :raises Unauthorized: no or unknown token.
+    :param need: ``read`` (any valid token), ``write`` (any scope) or ``admin``.
+    :param now: the instant recorded as the token's last use.
+    :raises Unauthorized: no header, another scheme, or an unknown (or revoked) token.
     :raises Forbidden: the token's scope is too small.
     """
-    if not header or not header.startswith("Bearer "):
+    if need not in NEEDS:
+        raise ValueError(f"unknown need {need!r}")
+    # RFC 7235: the scheme is case-insensitive
+    scheme, _, secret = (header or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
         raise Unauthorized("This request needs an `Authorization: Bearer <token>` header.")
-    token = session.scalar(select(Token).where(Token.token_hash == _digest(header[7:].strip())))
+    token = session.scalar(select(Token).where(Token.token_hash == _digest(secret.strip())))
     if token is None:
-        raise Unauthorized("The token is not valid.")
+        raise Unauthorized("The token is not valid (unknown or revoked).")
     if need == "admin" and token.scope != "admin":
         raise Forbidden(f"Token {token.name!r} has scope {token.scope!r}; this needs 'admin'.")
-    token.last_used = now
+    if token.last_used is None or utc(token.last_used) <= now - LAST_USE_STEP:
+        token.last_used = now
     return token

@@ -16,8 +16,9 @@ from types import ModuleType
 
 from tests.bench.common import Row, fmt_s, print_table
 
-# Run in this order. tests.bench.http is the HTTP serving benchmark.
-MODULES = ["sync", "http"]
+# Run in this order. tests.bench.http is the HTTP serving benchmark; tests.bench.api the
+# API read latencies and the CLI start-up.
+MODULES = ["sync", "http", "api", "resolve"]
 
 
 def _load(name: str) -> ModuleType | str:

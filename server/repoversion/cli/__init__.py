@@ -24,22 +24,70 @@ LAZY = {
     "archive": "archive",
     "db": "db",
     "init": "init",
+    "lock": "lock",
+    "lockfile": "lock",
     "materialize": "materialize",
     "serve": "serve",
     "run": "run",
     "sync": "sync",
     "show": "versions",
     "diff": "versions",
+    "history": "packages",
+    "packages": "packages",
     "tag": "tags",
     "tags": "tags",
     "token": "token",
     "versions": "versions",
+    "worker": "worker",
+}
+
+
+#: command name → its help's first line, so `repoversion --help` lists the commands
+#: without importing them (tests/test_remote_cli.py checks these against the commands)
+SUMMARIES = {
+    "archive": "Upstream archives to mirror.",
+    "db": "Database schema.",
+    "diff": "Packages added, removed, upgraded and downgraded from REF_A to REF_B.",
+    "history": "Each version of package PKG and the repoversions that held it, oldest first.",
+    "init": "Create the home: settings file, database schema, signing key.",
+    "lock": "Resolve PKGs as apt-get install does on an empty system, into a lockfile.",
+    "lockfile": "Update, verify and use lockfiles.",
+    "materialize": "Download every file REF (or a lockfile) needs that is not stored yet.",
+    "packages": "List the binary and source packages of the version REF names.",
+    "run": "Set everything up, sync once, print the apt lines, serve (what `make run` does).",
+    "serve": "Serve the apt views, the API and the ostree repository.",
+    "show": "Print a repoversion's index.json.",
+    "sync": "Mirror every archive; commit a new repoversion if anything changed.",
+    "tag": "Point tag NAME at REF (a version, a tag, latest or a timestamp), or delete it.",
+    "tags": "List tags (latest included) with their version and when they moved.",
+    "token": "API tokens (stored hashed).",
+    "versions": "List repoversions, newest first.",
+    "worker": "Run queued jobs (syncs) until SIGTERM; `serve` embeds one by default.",
 }
 
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(LAZY) | set(self.commands))
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``--help``, as click writes it, from :data:`SUMMARIES` for
+        commands not imported yet (one without a summary is imported)."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows: list[tuple[str, str]] = []
+        for name in names:
+            if name in SUMMARIES and name not in self.commands:
+                # a stand-in command: click shortens its help as it would the real one's
+                command: click.Command | None = click.Command(name, help=SUMMARIES[name])
+            else:
+                command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in LAZY:

@@ -1,4 +1,4 @@
-"""``repoversion archive add|list|show|remove``."""
+"""``repoversion archive add|edit|list|show|remove``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import click
 
 from repoversion import actions
 from repoversion.cli.common import Obj, json_option, pass_obj, print_json, print_table
+from repoversion.errors import InvalidInput
 from repoversion.upstream.archives import MODES, POLICIES, ArchiveSpec, validate_url
 
 
@@ -68,6 +69,75 @@ def add(
     )
     actions.add_archive(obj.ctx, spec)
     click.echo(f"Archive {name!r} added; the next sync mirrors it.", err=True)
+
+
+@archive.command("edit")
+@click.argument("name")
+@click.option("--url", default=None, metavar="URL", help="The archive root at another mirror.")
+@click.option(
+    "--suite", "suites", multiple=True, metavar="S", help="Repeatable; replaces the suites."
+)
+@click.option(
+    "--component",
+    "components",
+    multiple=True,
+    metavar="C",
+    help="Repeatable; replaces the components.",
+)
+@click.option(
+    "--arch",
+    "architectures",
+    multiple=True,
+    metavar="A",
+    help="Repeatable; replaces the architectures.",
+)
+@click.option(
+    "--keyring",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Replace the archive's keyring with the keys in FILE (binary or armored).",
+)
+@click.option(
+    "--policy", type=click.Choice(POLICIES), default=None, help="When pool files are downloaded."
+)
+@click.option(
+    "--optional/--required",
+    "optional",
+    default=None,
+    help="Whether a failing sync of this archive only warns.",
+)
+@pass_obj
+def edit(
+    obj: Obj,
+    name: str,
+    url: str | None,
+    suites: tuple[str, ...],
+    components: tuple[str, ...],
+    architectures: tuple[str, ...],
+    keyring: Path | None,
+    policy: str | None,
+    optional: bool | None,
+) -> None:
+    """Replace the given fields of an archive; the next sync uses them."""
+    given = {
+        "url": url,
+        "suites": list(suites) or None,
+        "components": list(components) or None,
+        "architectures": list(architectures) or None,
+        "keyring": keyring,
+        "policy": policy,
+        "required": None if optional is None else not optional,
+    }
+    changes = {field: value for field, value in given.items() if value is not None}
+    if not changes:
+        raise InvalidInput(
+            "Nothing to change: give --url, --suite, --component, --arch, --keyring, "
+            "--policy, --optional or --required."
+        )
+    if url is not None:
+        validate_url(url, obj.settings.auth_conf)  # names this home's auth.conf
+    actions.edit_archive(obj.ctx, name, changes)
+    click.echo(f"Archive {name!r} changed; the next sync uses it.", err=True)
 
 
 @archive.command("list")

@@ -1,4 +1,9 @@
-"""Shared CLI plumbing: the lazily built context, JSON output, tables."""
+"""Shared CLI plumbing: the lazily built context, JSON output, tables.
+
+Settings, the context and everything below them are imported on first use, not here:
+``repoversion --help`` and a read from a remote server (``--server``) never import the
+database layer.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,13 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from repoversion.config import Settings, load_settings
-from repoversion.context import Context
+if TYPE_CHECKING:
+    from repoversion.config import Settings
+    from repoversion.context import Context
 
 
 class Obj:
@@ -26,12 +32,16 @@ class Obj:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from repoversion.config import load_settings
+
             self._settings = load_settings(self.home)
         return self._settings
 
     @property
     def ctx(self) -> Context:
         if self._ctx is None:
+            from repoversion.context import Context
+
             self._ctx = Context(self.settings)
         return self._ctx
 
@@ -46,7 +56,9 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON o
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    """``data`` as indented JSON, keys sorted: the same text whether it came from the
+    home or from a server's API (whose JSON keys are sorted too)."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
 
 
 def print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:

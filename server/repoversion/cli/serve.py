@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from repoversion import actions
 from repoversion.cli.common import Obj, pass_obj
 from repoversion.config import Settings
 from repoversion.errors import InvalidInput
@@ -14,25 +15,39 @@ from repoversion.errors import InvalidInput
 
 
 def run_gunicorn(settings: Settings, bind: str, workers: int) -> None:
-    """Serve ``create_app(settings)`` under gunicorn until it is told to stop."""
+    """Serve ``create_app(settings)`` under gunicorn until it is told to stop.
+
+    :raises InvalidInput: ``fetch_waiters`` leaves no thread for other requests.
+    """
     from gunicorn.app.base import BaseApplication
 
     from repoversion.web import create_app
+    from repoversion.web.apt import EXTENSION
 
     def worker_exit(_server: Any, gunicorn_worker: Any) -> None:
         # gunicorn workers leave through os._exit: atexit handlers (the signer's gpg-agent
         # clean-up) would not run.
         app = getattr(gunicorn_worker, "wsgi", None)
-        ctx = getattr(app, "extensions", {}).get("repoversion")
+        extensions = getattr(app, "extensions", {})
+        serving = extensions.get(EXTENSION)
+        if serving is not None:  # its downloader threads would hold the exit back
+            serving.close()
+        ctx = extensions.get("repoversion")
         if ctx is not None:
             ctx.close()
 
+    hooks = _embedded_worker_hooks(settings) if settings.embedded_worker else {}
+
     class App(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
+            for name, hook in hooks.items():
+                self.cfg.set(name, hook)
             self.cfg.set("bind", bind)
             self.cfg.set("workers", workers)
             self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", 4)
+            # Most threads wait (on sendfile, on a download): they cost memory, not CPU.
+            # fetch_waiters < threads keeps some free for everything else (docs/serving.md).
+            self.cfg.set("threads", settings.threads)
             # One listening socket per worker: the kernel spreads keep-alive connections,
             # where a shared socket lets one worker take them all (make bench, 50 KB files).
             self.cfg.set("reuse_port", True)
@@ -50,7 +65,33 @@ def run_gunicorn(settings: Settings, bind: str, workers: int) -> None:
         def load(self) -> Any:
             return create_app(settings)
 
+    _check_threads(settings)
     App().run()
+
+
+def _check_threads(settings: Settings) -> None:
+    """:raises InvalidInput: requests waiting for upstream could take every thread."""
+    if settings.fetch_waiters >= settings.threads:
+        raise InvalidInput(
+            f"fetch_waiters ({settings.fetch_waiters}) must be smaller than threads "
+            f"({settings.threads}), or requests waiting for upstream take every thread."
+        )
+
+
+def _embedded_worker_hooks(settings: Settings) -> dict[str, Any]:
+    """gunicorn hooks running one job worker beside the server (docs/jobs.md): spawned
+    once gunicorn is ready, stopped when it exits."""
+    from repoversion.jobs.embedded import EmbeddedWorker
+
+    embedded = EmbeddedWorker(settings)
+
+    def when_ready(_server: Any) -> None:
+        embedded.start()
+
+    def on_exit(_server: Any) -> None:
+        embedded.stop()
+
+    return {"when_ready": when_ready, "on_exit": on_exit}
 
 
 def _check_bind(bind: str) -> None:
@@ -75,6 +116,7 @@ def serve(obj: Obj, bind: str | None, workers: int | None) -> None:
     if bind is not None:
         _check_bind(bind)
     obj.ctx.sessions  # noqa: B018 - refuse to start on a missing or outdated schema
+    actions.sweep_leftovers(obj.ctx)
     obj.close()  # gunicorn's workers open their own connections
     run_gunicorn(settings, bind or settings.bind, workers or settings.workers)
 

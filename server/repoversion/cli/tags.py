@@ -1,11 +1,15 @@
-"""``repoversion tag NAME REF``, ``tag --delete NAME`` and ``tags [--json]``."""
+"""``repoversion tag NAME REF``, ``tag --delete NAME`` and ``tags [--json]``.
+
+``tags`` reads the home, or with ``--server`` a remote server's API
+(:mod:`repoversion.cli.reads`); ``tag`` changes the home.
+"""
 
 from __future__ import annotations
 
 import click
 
-from repoversion import actions
 from repoversion.cli.common import Obj, json_option, pass_obj, print_json, print_table
+from repoversion.cli.reads import reads, remote_options
 from repoversion.errors import InvalidInput
 
 
@@ -16,6 +20,8 @@ from repoversion.errors import InvalidInput
 @pass_obj
 def tag(obj: Obj, name: str, ref: str | None, delete: bool) -> None:
     """Point tag NAME at REF (a version, a tag, latest or a timestamp), or delete it."""
+    from repoversion import actions
+
     if delete and ref is not None:
         raise InvalidInput("`tag --delete NAME` takes no REF.")
     if not delete and ref is None:
@@ -39,13 +45,14 @@ def tag(obj: Obj, name: str, ref: str | None, delete: bool) -> None:
 @click.command()
 @click.option("--history", "history_of", metavar="NAME", default=None, help="Moves of one tag.")
 @json_option
+@remote_options
 @pass_obj
-def tags(obj: Obj, history_of: str | None, as_json: bool) -> None:
+def tags(
+    obj: Obj, history_of: str | None, as_json: bool, server: str | None, token: str | None
+) -> None:
     """List tags (latest included) with their version and when they moved."""
-    if history_of is not None:
-        rows = actions.tag_history(obj.ctx, history_of)
-    else:
-        rows = actions.list_tags(obj.ctx)
+    source = reads(obj, server, token)
+    rows = source.tag_history(history_of) if history_of is not None else source.tags()
     if as_json:
         print_json(rows)
     elif history_of is not None:

@@ -1,19 +1,24 @@
-"""``repoversion versions``, ``show`` and ``diff``: what the repoversions are and hold."""
+"""``repoversion versions``, ``show`` and ``diff``: what the repoversions are and hold.
+
+Each reads the home, or with ``--server`` a remote server's API, and prints the same
+either way (:mod:`repoversion.cli.reads`).
+"""
 
 from __future__ import annotations
 
 import click
 
-from repoversion import actions
 from repoversion.cli.common import Obj, json_option, pass_obj, print_json, print_table
+from repoversion.cli.reads import reads, remote_options
 
 
 @click.command()
 @json_option
+@remote_options
 @pass_obj
-def versions(obj: Obj, as_json: bool) -> None:
+def versions(obj: Obj, as_json: bool, server: str | None, token: str | None) -> None:
     """List repoversions, newest first."""
-    rows = actions.list_versions(obj.ctx)
+    rows = reads(obj, server, token).versions()
     if as_json:
         print_json(rows)
     elif not rows:
@@ -28,10 +33,11 @@ def versions(obj: Obj, as_json: bool) -> None:
 @click.command()
 @click.argument("ref")
 @json_option
+@remote_options
 @pass_obj
-def show(obj: Obj, ref: str, as_json: bool) -> None:
+def show(obj: Obj, ref: str, as_json: bool, server: str | None, token: str | None) -> None:
     """Print a repoversion's index.json."""
-    index = actions.show_version(obj.ctx, ref)
+    index = reads(obj, server, token).show(ref)
     if as_json:
         print_json(index)
         return
@@ -57,10 +63,13 @@ def show(obj: Obj, ref: str, as_json: bool) -> None:
 @click.argument("ref_a")
 @click.argument("ref_b")
 @json_option
+@remote_options
 @pass_obj
-def diff(obj: Obj, ref_a: str, ref_b: str, as_json: bool) -> None:
+def diff(
+    obj: Obj, ref_a: str, ref_b: str, as_json: bool, server: str | None, token: str | None
+) -> None:
     """Packages added, removed, upgraded and downgraded from REF_A to REF_B."""
-    out = actions.diff(obj.ctx, ref_a, ref_b)
+    out = reads(obj, server, token).diff(ref_a, ref_b)
     if as_json:
         print_json(out)
         return

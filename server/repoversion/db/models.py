@@ -213,14 +213,20 @@ class TagEvent(Base):
 
 
 class Job(Base):
-    """Slow work run by a worker: sync, gc, export, materialize."""
+    """Slow work run by a worker (a sync today), queued in this table (``repoversion.jobs``).
+
+    ``state`` goes ``queued`` → ``running`` → ``succeeded`` or ``failed``. A running job
+    belongs to ``worker`` until ``lease_until``; its worker renews the lease while it
+    works, and once the lease has passed (the worker died) another worker takes the job
+    again. ``attempts`` counts the takes, so a job that kills every worker is given up.
+    """
 
     __tablename__ = "job"
-    __table_args__ = (Index("ix_job_status", "status", "id"),)
+    __table_args__ = (Index("ix_job_state", "state", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
     progress: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
@@ -228,6 +234,9 @@ class Job(Base):
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     started: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Token(Base):

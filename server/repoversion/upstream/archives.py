@@ -10,6 +10,7 @@ its URL carries no credentials, since ``index.json`` publishes it (they go in
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -120,6 +121,48 @@ def _read_ca(path: Path) -> str:
     return text
 
 
+def _policy(value: str) -> str:
+    if value not in POLICIES:
+        raise InvalidInput(f"Policy must be one of {', '.join(POLICIES)}, got {value!r}.")
+    return value
+
+
+def _keyring(value: bytes | Path) -> bytes:
+    """A keyring given as bytes (the API) or as a file (the CLI), normalised to binary."""
+    if isinstance(value, Path):
+        return keyrings.read_keyring(value)
+    if not isinstance(value, bytes):
+        raise InvalidInput("The keyring must be the bytes of an OpenPGP keyring.")
+    return keyrings.normalise(value, "The keyring")
+
+
+def _required(value: bool) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInput(f"Required must be true or false, got {value!r}.")
+    return value
+
+
+def _names(what: str, pattern: re.Pattern[str]) -> Callable[[list[str]], list[str]]:
+    def check(values: list[str]) -> list[str]:
+        if isinstance(values, str) or not all(isinstance(v, str) for v in values):
+            raise InvalidInput(f"The {what}s must be a list of names.")
+        return _unique(list(values), what, pattern)
+
+    return check
+
+
+#: the fields ``archive edit`` may replace, each with the check ``archive add`` makes
+EDITABLE: dict[str, Callable[[Any], Any]] = {
+    "url": validate_url,
+    "suites": _names("suite", SUITE_RE),
+    "components": _names("component", COMPONENT_RE),
+    "architectures": _names("architecture", ARCH_RE),
+    "keyring": _keyring,
+    "policy": _policy,
+    "required": _required,
+}
+
+
 def add_archive(session: Session, spec: ArchiveSpec, now: datetime) -> Archive:
     """Validate ``spec`` and record it.
 
@@ -130,23 +173,20 @@ def add_archive(session: Session, spec: ArchiveSpec, now: datetime) -> Archive:
         raise InvalidInput(
             f"Archive name {spec.name!r} must match [a-z0-9][a-z0-9._-]* (it is used in URLs)."
         )
-    url = validate_url(spec.url)
-    suites = _unique(spec.suites, "suite", SUITE_RE)
-    components = _unique(spec.components, "component", COMPONENT_RE)
-    archs = _unique(spec.architectures, "architecture", ARCH_RE)
-    if spec.policy not in POLICIES:
-        raise InvalidInput(f"Policy must be one of {', '.join(POLICIES)}, got {spec.policy!r}.")
+    url = EDITABLE["url"](spec.url)
+    suites = EDITABLE["suites"](spec.suites)
+    components = EDITABLE["components"](spec.components)
+    archs = EDITABLE["architectures"](spec.architectures)
+    _policy(spec.policy)
     if spec.mode not in MODES:
         raise InvalidInput(f"Mode must be one of {', '.join(MODES)}, got {spec.mode!r}.")
-    if spec.keyring is not None:
-        keyring = keyrings.normalise(spec.keyring, "The keyring")
-    elif spec.keyring_path is not None:
-        keyring = keyrings.read_keyring(spec.keyring_path)
-    else:
+    given = spec.keyring if spec.keyring is not None else spec.keyring_path
+    if given is None:
         raise InvalidInput(
             f"Archive {spec.name!r} needs its own keyring (--keyring FILE, the keys that sign "
             "its Release): the host's whole keyring is never trusted."
         )
+    keyring = _keyring(given)
     ca = spec.ca
     if spec.ca_path is not None:
         ca = _read_ca(spec.ca_path)
@@ -161,11 +201,35 @@ def add_archive(session: Session, spec: ArchiveSpec, now: datetime) -> Archive:
         keyring=keyring,
         policy=spec.policy,
         mode=spec.mode,
-        required=spec.required,
+        required=_required(spec.required),
         ca=ca,
         created=now,
     )
     session.add(archive)
+    session.flush()
+    return archive
+
+
+def edit_archive(session: Session, name: str, changes: Mapping[str, Any]) -> Archive:
+    """Replace the fields ``changes`` names, each checked as :func:`add_archive` checks it.
+
+    The next sync numbers what it then serves as always: a new URL serving the same bytes
+    makes no new version; a suite left out is dropped (a major bump).
+
+    :param changes: field → new value, fields from :data:`EDITABLE` (``keyring``: the
+        keyring's bytes or a :class:`~pathlib.Path` to read them from).
+    :raises InvalidInput: an unknown field or a bad value (nothing is written).
+    :raises NotFound: no archive with that name.
+    """
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise InvalidInput(
+            f"Archive field {unknown[0]!r} cannot be edited; these can: {', '.join(EDITABLE)}."
+        )
+    values = {key: EDITABLE[key](value) for key, value in changes.items()}
+    archive = get_archive(session, name)
+    for key, value in values.items():
+        setattr(archive, key, value)
     session.flush()
     return archive
 

@@ -5,7 +5,8 @@ Membership is kept as ranges (see :mod:`repoversion.db.models`): a row of a rang
 when ``added <= V`` and (``removed`` is NULL or ``V < removed``); it is *open* (in the
 newest version, and whatever the next commit starts from) when ``removed`` is NULL.
 Every module that asks "what does version V hold" goes through :func:`member_of` or
-:func:`open_now`.
+:func:`open_now`; so does the other question, "which versions held this row"
+(:func:`history_of`), by joining on the same predicate.
 """
 
 from __future__ import annotations
@@ -13,17 +14,20 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql import ColumnElement
 
-from repoversion.db.models import IndexFile, Package, SourceFile, Suite, SuiteRelease
+from repoversion.db.models import IndexFile, Package, Repoversion, SourceFile, Suite, SuiteRelease
 from repoversion.storage.base import BlobRef
 
 RangeTable = type[Package] | type[IndexFile] | type[SuiteRelease]
 
 
-def member_of(table: RangeTable, vid: int) -> ColumnElement[bool]:
-    """Rows of ``table`` that belong to repoversion ``vid``."""
+def member_of(table: RangeTable, vid: int | InstrumentedAttribute[int]) -> ColumnElement[bool]:
+    """Rows of ``table`` that belong to repoversion ``vid``.
+
+    :param vid: a version's id, or a column of ids (``Repoversion.id``) to join on.
+    """
     return and_(table.added <= vid, or_(table.removed.is_(None), table.removed > vid))
 
 
@@ -59,6 +63,25 @@ def _row(r: Any) -> dict[str, Any]:
     }
 
 
+def can_match(*values: str | None) -> bool:
+    """False when a filter holds what no stored value can: a NUL byte or a lone surrogate
+    (from a URL) would be an error for the database driver, not just no match.
+
+    >>> can_match("openssl", None), can_match("a\\x00b"), can_match("\\udc80")
+    (True, False, False)
+    """
+    for value in values:
+        if value is None:
+            continue
+        if "\x00" in value:
+            return False
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+    return True
+
+
 def packages_of(
     session: Session,
     vid: int,
@@ -72,6 +95,8 @@ def packages_of(
 ) -> list[tuple[int, dict[str, Any]]]:
     """Packages (binary and source) of repoversion ``vid``, ordered by row id, as
     (row id, JSON object of SPEC section 4)."""
+    if not can_match(name, arch, archive, suite):
+        return []
     q = (
         select(Package.id, *COLUMNS)
         .join(Suite, Suite.id == Package.suite_id)
@@ -91,6 +116,67 @@ def packages_of(
     if limit is not None:
         q = q.limit(limit)
     return [(r[0], _row(r[1:])) for r in session.execute(q)]
+
+
+#: (version, architecture, archive, suite): one line of a package's history
+HistoryKey = tuple[str, str, str, str]
+
+
+def history_of(
+    session: Session, name: str, *, version: str | None = None, arch: str | None = None
+) -> list[dict[str, Any]]:
+    """Each (version, architecture, archive, suite) of package ``name`` with the kept
+    (not dropped) repoversions that held it, oldest first.
+
+    One query, whatever the number of versions: the package's rows (by name) joined to
+    the repoversions each one is a member of. A line held by dropped versions only is
+    left out. Lines are ordered by the first version that held them.
+
+    :param version: only this version of the package (e.g. ``3.0.15-1~deb12u1``).
+    :param arch: only this architecture (``source`` for the source package).
+    """
+    if not can_match(name, version, arch):
+        return []
+    q = (
+        select(
+            Package.version,
+            Package.architecture,
+            Suite.archive,
+            Suite.name,
+            Repoversion.id,
+            Repoversion.version,
+        )
+        .join(Suite, Suite.id == Package.suite_id)
+        .join(Repoversion, member_of(Package, Repoversion.id))
+        .where(Package.name == name, Repoversion.dropped.is_(None))
+        .order_by(Repoversion.id)
+    )
+    if version is not None:
+        q = q.where(Package.version == version)
+    if arch is not None:
+        q = q.where(Package.architecture == arch)
+    held: dict[HistoryKey, list[str]] = {}
+    first: dict[HistoryKey, int] = {}
+    for pkg_version, pkg_arch, archive, suite, vid, repoversion in session.execute(q):
+        key = (pkg_version, pkg_arch, archive, suite)
+        versions = held.setdefault(key, [])
+        first.setdefault(key, vid)
+        # two rows of one line (e.g. in two components) name a version twice
+        if not versions or versions[-1] != repoversion:
+            versions.append(repoversion)
+    # sorted here, not in SQL: the databases collate text differently
+    order = sorted(held, key=lambda k: (first[k], k[2], k[3], k[1], k[0]))
+    return [
+        {
+            "name": name,
+            "version": key[0],
+            "architecture": key[1],
+            "archive": key[2],
+            "suite": key[3],
+            "repoversions": held[key],
+        }
+        for key in order
+    ]
 
 
 def pool_file(session: Session, vid: int, archive: str, path: str) -> BlobRef | None:

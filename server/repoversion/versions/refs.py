@@ -52,6 +52,22 @@ def list_versions(
     session: Session, limit: int | None = None, before_id: int | None = None
 ) -> list[dict[str, Any]]:
     """Kept (not dropped) versions, newest first."""
+    return [item for _, item in _kept_versions(session, limit, before_id)]
+
+
+def versions_page(
+    session: Session, limit: int, before_id: int | None = None
+) -> tuple[list[dict[str, Any]], int | None]:
+    """At most ``limit`` kept versions older than ``before_id`` (all when None), newest
+    first, and the id the next page starts before (None on the last page)."""
+    rows = _kept_versions(session, limit + 1, before_id)
+    more = len(rows) > limit
+    return [item for _, item in rows[:limit]], (rows[limit - 1][0] if more else None)
+
+
+def _kept_versions(
+    session: Session, limit: int | None, before_id: int | None
+) -> list[tuple[int, dict[str, Any]]]:
     parent = Repoversion.__table__.alias("parent")
     query = (
         select(Repoversion, parent.c.version)
@@ -63,7 +79,7 @@ def list_versions(
         query = query.where(Repoversion.id < before_id)
     if limit is not None:
         query = query.limit(limit)
-    return [version_json(v, p) for v, p in session.execute(query)]
+    return [(v.id, version_json(v, p)) for v, p in session.execute(query)]
 
 
 def count_kept(session: Session) -> int:

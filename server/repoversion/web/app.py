@@ -3,7 +3,11 @@
 A 5xx body never carries internals: it says "Internal error", except for an upstream that
 misbehaved (502) or was too slow (504: a fetch-through passed its deadline) and for what
 may pass if the client tries again (503: the database is busy or out of reach, too many
-requests wait for upstream), which say so, with ``Retry-After``.
+requests wait for upstream), which say so, with ``Retry-After``. A 401 (the JSON API's
+missing or bad token) carries ``WWW-Authenticate: Bearer``.
+
+The app is flask-openapi3's ``OpenAPI``, a ``Flask`` subclass that assembles
+``/api/v1/openapi.json`` from the API's declarations (:mod:`repoversion.web.api`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from repoversion.config import Settings
 from repoversion.context import Context
-from repoversion.errors import RepoversionError, Unavailable, from_exception
+from repoversion.errors import RepoversionError, Unauthorized, Unavailable, from_exception
 
 log = logging.getLogger(__name__)
 
@@ -38,20 +42,25 @@ def _domain(exc: RepoversionError) -> Response:
         log.error("%s: %s", exc.code, exc.message)
         if exc.status not in (502, 504):
             return _error(exc.code, "Internal error; see the server log.", exc.status)
-    return _error(exc.code, exc.message, exc.status)
+    resp = _error(exc.code, exc.message, exc.status)
+    if isinstance(exc, Unauthorized):
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="repoversion"'  # RFC 6750
+    return resp
 
 
 def create_app(settings: Settings, context: Context | None = None) -> Flask:
     """Build the WSGI app for ``settings``."""
-    app = Flask("repoversion")
+    from repoversion.web import api, apt, health, misc
+
+    # a Flask app that also assembles /api/v1/openapi.json from the API's declarations
+    app = api.new_app("repoversion")
     ctx = context or Context(settings)
     app.extensions["repoversion"] = ctx
-
-    from repoversion.web import apt, health, misc
 
     app.register_blueprint(health.bp)
     app.register_blueprint(apt.bp)
     app.register_blueprint(misc.bp)
+    api.register(app)
 
     @app.errorhandler(RepoversionError)
     def domain_error(exc: RepoversionError) -> Response:
