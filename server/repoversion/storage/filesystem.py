@@ -27,10 +27,9 @@ from .base import (
     BlobStoreBase,
     BlobWriter,
     blob_key,
-    check_range,
     digest_from_key,
-    limited,
 )
+from .streams import check_range, limited
 
 BLOB_MODE = 0o444
 

@@ -29,10 +29,9 @@ from .base import (
     BlobWriter,
     blob_key,
     check_digest,
-    check_range,
     digest_from_key,
-    limited,
 )
+from .streams import check_range, limited
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
