@@ -39,12 +39,25 @@ class Classified(Generic[K]):
 
 
 def classify(
-    before: Mapping[K, Collection[str]], after: Mapping[K, Collection[str]]
+    before: Mapping[K, Collection[str]],
+    after: Mapping[K, Collection[str]],
+    *,
+    detail: bool = True,
 ) -> Classified[K]:
     """Classify every key of ``before`` and ``after`` (an empty collection = absent);
-    lists are in key order."""
+    lists are in key order.
+
+    :param detail: False when only the counts matter (a commit): keys found on one side
+        only are then listed unsorted and without their newest version (``""``), which
+        a first sync would otherwise pay for once per package.
+    """
     out: Classified[K] = Classified()
-    for key in sorted(before.keys() | after.keys()):
+    keys: Collection[K] = before.keys() | after.keys()
+    if not detail:
+        out.added = [(k, "") for k in after.keys() - before.keys() if after[k]]
+        out.removed = [(k, "") for k in before.keys() - after.keys() if before[k]]
+        keys = before.keys() & after.keys()
+    for key in sorted(keys):
         old, new = before.get(key), after.get(key)
         if not old and new:
             out.added.append((key, newest(new)))

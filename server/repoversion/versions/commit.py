@@ -197,12 +197,15 @@ class Committer:
         for scope in {scope_of(p) for p in old} - {None} - snap.all_scopes:
             assert scope is not None
             changes[scope] = rows.vanished_scope(scope)
-        self._apply_changes(rows, changes)
+        unchanged = {scope_of(p) for p in old} - {None} - set(changes)
+        self._apply_changes(rows, changes, others=bool(unchanged))
         return dict(snap.release.get("summary", {}))
 
-    def _apply_changes(self, rows: SuiteRows, changes: dict[Scope, ScopeChange]) -> None:
+    def _apply_changes(
+        self, rows: SuiteRows, changes: dict[Scope, ScopeChange], others: bool = False
+    ) -> None:
         """Write every scope change of one suite and account for it, per suite."""
-        found = _classify_suite(rows, changes)
+        found = _classify_suite(rows, changes, others)
         self.counts.account(found)
         if found.removed:
             self.major = True
@@ -258,23 +261,36 @@ class Committer:
         )
 
 
-def _classify_suite(rows: SuiteRows, changes: dict[Scope, ScopeChange]) -> Classified[Key]:
+def _classify_suite(
+    rows: SuiteRows, changes: dict[Scope, ScopeChange], others: bool
+) -> Classified[Key]:
     """Classify a suite's package changes across all its scopes: a package that leaves
-    one component for another is not removed. Keys found on one side only are looked up
-    in the suite's other scopes, which hold them unchanged."""
-    before: dict[Key, set[str]] = {}
-    after: dict[Key, set[str]] = {}
-    for change in changes.values():
-        for side, part in ((before, change.before), (after, change.after)):
-            for key, versions in part.items():
-                side.setdefault(key, set()).update(versions)
+    one component for another is not removed. With ``others`` (the suite has scopes
+    this commit leaves unchanged), keys found on one side only are looked up there:
+    those scopes hold them on both sides."""
+    before = _merged(change.before for change in changes.values())
+    after = _merged(change.after for change in changes.values())
     one_sided = before.keys() ^ after.keys()
-    if one_sided:
+    if others and one_sided:
         for key, version in rows.elsewhere(set(changes), {k[1] for k in one_sided}):
             if key in one_sided:
-                before.setdefault(key, set()).add(version)
-                after.setdefault(key, set()).add(version)
-    return classify(before, after)
+                before[key] = {*before.get(key, ()), version}
+                after[key] = {*after.get(key, ()), version}
+    return classify(before, after, detail=False)
+
+
+def _merged(parts: Iterable[dict[Key, set[str]]]) -> dict[Key, set[str]]:
+    """One map of the scopes' maps; a key in several scopes gets the union of its
+    versions. Keys in one scope only are copied in bulk (a first sync has 100,000s)."""
+    out: dict[Key, set[str]] = {}
+    for part in parts:
+        overlap = out.keys() & part.keys()
+        for key in overlap:
+            out[key] = out[key] | part[key]
+        if overlap:
+            part = {k: v for k, v in part.items() if k not in overlap}
+        out.update(part)
+    return out
 
 
 def _manifest(
