@@ -8,7 +8,8 @@ On a fresh Debian or Ubuntu machine:
 3. sync once, with a progress bar on a terminal; if that fails (offline, say), say why
    in one sentence and serve what is already mirrored;
 4. print on stdout the ``deb`` lines and the key command a user pastes into another
-   machine, for the newest version;
+   machine, for the newest version, and the apt.conf lines that keep apt's ``--snapshot``
+   on this server where apt would go elsewhere;
 5. serve under gunicorn, like ``serve``.
 """
 
@@ -86,6 +87,8 @@ def _print_client_lines(obj: Obj) -> None:
     for note in setup.notes:
         click.echo(note)
     for line in setup.lines:
+        click.echo(line)
+    for line in setup.apt_conf_block():
         click.echo(line)
     public = urlsplit(settings.public_url)
     if public.hostname in ("127.0.0.1", "localhost", "::1"):

@@ -11,6 +11,12 @@ What apt 2.6 and debootstrap need from it (FIELD-NOTES.md):
   ``Snapshots: <public_url>/v/@SNAPSHOTID@/<archive>/`` (apt appends ``dists/…`` to it
   directly, so the final slash matters).
 
+And what apt >= 2.7 needs to use that ``Snapshots`` field for ``--snapshot ID``: an
+``Origin`` or a ``Label`` (apt keys its snapshot settings by them, and finds no snapshot
+server at all for a Release with neither). Upstream's are kept; a Release whose upstream
+has neither gets ``Origin: repoversion`` and ``Label: <archive>`` (:func:`with_identity`,
+see :mod:`repoversion.archive.snapshots`).
+
 >>> text = render_release(
 ...     {"Origin": "Debian", "Suite": "stable", "Codename": "bookworm"},
 ...     {"main/binary-amd64/Packages": {"size": 3, "sha256": "a" * 64, "md5": "b" * 32}},
@@ -35,6 +41,7 @@ from typing import Any
 
 from repoversion.archive.compression import decompress, kind_from_path
 from repoversion.archive.signing import Signer
+from repoversion.archive.snapshots import served_identity
 from repoversion.errors import RepoversionError
 from repoversion.storage.base import BlobStore
 from repoversion.timefmt import release_date
@@ -95,6 +102,24 @@ def render_release(
         if e.get("md5"):
             lines.append(f" {e['md5']} {e['size']:>16} {path}")
     return ("\n".join(lines) + "\n").encode()
+
+
+def with_identity(fields: Mapping[str, str], archive: str) -> dict[str, str]:
+    """Upstream's Release fields, given ``Origin: repoversion`` and ``Label: <archive>``
+    when they have neither (apt finds no snapshot server for such a Release).
+
+    >>> with_identity({"Suite": "stable"}, "fx")
+    {'Suite': 'stable', 'Origin': 'repoversion', 'Label': 'fx'}
+    >>> with_identity({"Origin": "Debian", "Label": "Debian-Security"}, "security")
+    {'Origin': 'Debian', 'Label': 'Debian-Security'}
+
+    :param fields: upstream's fields.
+    :param archive: the archive's name.
+    """
+    origin, label = served_identity(fields.get("Origin", ""), fields.get("Label", ""), archive)
+    out = dict(fields)
+    out.update((k, v) for k, v in (("Origin", origin), ("Label", label)) if v)
+    return out
 
 
 def sign_release(signer: Signer, release: bytes) -> dict[str, bytes]:

@@ -39,6 +39,7 @@ from repoversion.serving.release import (
     complete_entries,
     render_release,
     sign_release,
+    with_identity,
 )
 from repoversion.serving.scope import Scope
 from repoversion.serving.target import Target
@@ -261,7 +262,7 @@ class Serving:
             served = {p: {"sha256": r.sha256, "size": r.size} for p, r in suite.files.items()}
             entries = complete_entries(_entries(record), served, self.store)
             text = render_release(
-                record.get("fields", {}),
+                with_identity(record.get("fields", {}), arc.name),
                 entries,
                 date=date,
                 snapshots=f"{public}/v/@SNAPSHOTID@/{arc.name}/",

@@ -17,7 +17,8 @@ import re
 from typing import Any
 
 VERSION_RE = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)")
-TIMESTAMP_RE = re.compile(r"\d{8}T\d{6}Z")
+#: apt's snapshot ID form, or the ISO form ``versions`` prints (both whole seconds, UTC)
+TIMESTAMP_RE = re.compile(r"\d{8}T\d{6}Z|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 #: a tag name: never read as a version nor as a timestamp
 TAG_RE = re.compile(r"[a-z][a-z0-9._-]*")
 BUMPS = ("patch", "minor", "major")

@@ -119,7 +119,8 @@ def check_ref(ref: str) -> str:
 
 
 def resolve_ref(session: Session, ref: str) -> Repoversion:
-    """A repoversion from ``X.Y.Z``, a tag (``latest`` built in) or ``YYYYMMDDTHHMMSSZ``.
+    """A repoversion from ``X.Y.Z``, a tag (``latest`` built in) or a timestamp
+    (``YYYYMMDDTHHMMSSZ``, or ``YYYY-MM-DDTHH:MM:SSZ`` as ``versions`` prints it).
 
     :raises NotFound: nothing matches, or ``ref`` is not a ref (see :func:`check_ref`).
     :raises Gone: the version was dropped.
