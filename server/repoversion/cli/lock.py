@@ -1,35 +1,49 @@
 """``repoversion lock`` and ``repoversion lockfile update|verify|sources|apt-args``.
 
 ``lock`` resolves packages with apt's own resolver against a repoversion and writes the
-lockfile (SPEC section 6). ``lockfile update`` exits with :data:`MOVED` when packages
-moved, so a CI bot can tell "nothing to do" (0) from "open a pull request" (3) from a
-failure (1).
+lockfile (SPEC section 6), from the home or, with ``--server``, from a server's API (the
+same bytes). ``lockfile update`` exits with :data:`MOVED` when packages moved, so a CI bot
+can tell "nothing to do" (0) from "open a pull request" (3) from a failure (1).
+``lockfile sources --exact`` stores the lockfile (on the home, or on a server with a write
+token) and prints the apt source of exactly its packages, ``/l/<id>/``.
+
+:mod:`repoversion.actions` (and with it the database layer) is imported only by the
+commands that read the home, so ``lock --server`` starts as fast as the other remote reads.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from repoversion import actions
 from repoversion.cli.common import Obj, json_option, pass_obj, print_json
+from repoversion.cli.reads import remote_options
 from repoversion.errors import InvalidInput, RepoversionError
+
+if TYPE_CHECKING:
+    from repoversion import actions
 
 #: ``lockfile update``'s exit status when packages were added, removed or changed
 MOVED = 3
 
 
-def _read(path: Path) -> Any:
+def _read_bytes(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise InvalidInput(f"Cannot read {path}: {exc.strerror}.") from None
-    return actions.parse_lockfile(data, str(path))
+
+
+def _read(path: Path) -> Any:
+    from repoversion import actions
+
+    return actions.parse_lockfile(_read_bytes(path), str(path))
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -55,6 +69,7 @@ def _write(path: Path, data: bytes) -> None:
     help="Write the lockfile here (default: stdout).",
 )
 @click.argument("packages", nargs=-1, required=True, metavar="PKG[=VER|/SUITE]...")
+@remote_options
 @pass_obj
 def lock(
     obj: Obj,
@@ -63,9 +78,18 @@ def lock(
     recommends: bool,
     output: Path | None,
     packages: tuple[str, ...],
+    server: str | None,
+    token: str | None,
 ) -> None:
     """Resolve PKGs as apt-get install does on an empty system, into a lockfile."""
-    data = actions.lock_packages(obj.ctx, ref, arch, list(packages), recommends=recommends)
+    if server:
+        from repoversion.cli.remote import RemoteReads
+
+        data = RemoteReads(server, token).resolve(ref, arch, list(packages), recommends)
+    else:
+        from repoversion import actions
+
+        data = actions.lock_packages(obj.ctx, ref, arch, list(packages), recommends=recommends)
     if output is None:
         click.echo(data.decode(), nl=False)
     else:
@@ -93,6 +117,8 @@ def update(obj: Obj, file: Path, ref: str, as_json: bool) -> None:
     Exit 0 when nothing moved (FILE is left as it is), 3 when packages were added,
     removed, upgraded or downgraded (FILE is rewritten), 1 on an error.
     """
+    from repoversion import actions
+
     found = actions.update_lockfile(obj.ctx, _read(file), ref)
     if found.moved:
         _write(file, found.data)
@@ -152,6 +178,8 @@ def _print_changes(file: Path, found: actions.LockUpdate) -> None:
 @pass_obj
 def verify(obj: Obj, file: Path) -> None:
     """Check every package of FILE is still served here with its sha256 (exit 1 if not)."""
+    from repoversion import actions
+
     lock = _read(file)
     bad = actions.verify_lockfile(obj.ctx, lock)
     for sentence in bad:
@@ -168,21 +196,53 @@ def verify(obj: Obj, file: Path) -> None:
 
 @lockfile_group.command("sources")
 @lockfile_arg
+@click.option(
+    "--exact",
+    is_flag=True,
+    help="Store FILE on the server and print the apt source of exactly its packages (/l/<id>/).",
+)
+@remote_options
 @pass_obj
-def sources(obj: Obj, file: Path) -> None:
+def sources(obj: Obj, file: Path, exact: bool, server: str | None, token: str | None) -> None:
     """Print the apt lines (and the key command) of FILE's sources."""
-    setup = actions.lockfile_sources(obj.ctx, _read(file))
-    click.echo(f"sudo install -d /etc/apt/keyrings && sudo {setup.key_command}")
-    for note in setup.notes:
+    if exact:
+        stored = _store(obj, file, server, token)
+        key_command, notes, lines = stored["key_command"], [], stored["sources"]
+    elif server:
+        raise InvalidInput("lockfile sources reads a server only with --exact.")
+    else:
+        from repoversion import actions
+
+        setup = actions.lockfile_sources(obj.ctx, _read(file))
+        key_command, notes, lines = setup.key_command, setup.notes, setup.lines
+    click.echo(f"sudo install -d /etc/apt/keyrings && sudo {key_command}")
+    for note in notes:
         click.echo(note)
-    for line in setup.lines:
+    for line in lines:
         click.echo(line)
+
+
+def _store(obj: Obj, file: Path, server: str | None, token: str | None) -> dict[str, Any]:
+    """Store FILE on the server at ``server`` (checked there), or on the home."""
+    if server:
+        from repoversion.cli.remote import RemoteReads
+
+        try:
+            lock = json.loads(_read_bytes(file))
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidInput(f"{file} is not a JSON lockfile.") from None
+        return RemoteReads(server, token).store_lockfile(lock)
+    from repoversion.actions.lockfiles import store_lockfile
+
+    return store_lockfile(obj.ctx, _read(file))
 
 
 @lockfile_group.command("apt-args")
 @lockfile_arg
 def apt_args(file: Path) -> None:
     """Print name=version for each package of FILE, one per line, for apt-get install."""
+    from repoversion import actions
+
     for arg in actions.lockfile_apt_args(_read(file)):
         click.echo(arg)
 

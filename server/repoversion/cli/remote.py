@@ -110,14 +110,41 @@ class RemoteReads:
         :raises Unavailable: the server cannot be reached or answered nothing usable.
         """
         query = urllib.parse.urlencode({k: v for k, v in (params or {}).items() if v is not None})
-        url = f"{self.base}/api/v1{path}" + (f"?{query}" if query else "")
-        request = urllib.request.Request(url, headers={"Accept": "application/json"})
+        return self._json(self._send(path + (f"?{query}" if query else "")))
+
+    def post(self, path: str, body: Any) -> bytes:
+        """The body the API answers to ``POST /api/v1<path>`` with ``body`` as JSON, as it
+        is (a lockfile's bytes are kept exactly).
+
+        :raises RepoversionError: the server's own message for a 4xx or 5xx.
+        :raises Unavailable: the server cannot be reached.
+        """
+        return self._send(path, json.dumps(body).encode())
+
+    def resolve(self, ref: str, architecture: str, packages: list[str], recommends: bool) -> bytes:
+        """The lockfile the server resolves (``POST /versions/<ref>/resolve``)."""
+        body = {"packages": packages, "architecture": architecture, "recommends": recommends}
+        return self.post(f"/versions/{_ref(ref)}/resolve", body)
+
+    def store_lockfile(self, lock: Any) -> dict[str, Any]:
+        """``{"id", "sources", "key_command"}`` of a lockfile the server stores
+        (``POST /lockfiles``, a write token needed)."""
+        out: dict[str, Any] = self._json(self.post("/lockfiles", lock))
+        return out
+
+    def _send(self, path: str, data: bytes | None = None) -> bytes:
+        """The answer's body to a GET (or, with ``data``, a JSON POST) of ``/api/v1<path>``."""
+        headers = {"Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(f"{self.base}/api/v1{path}", data=data, headers=headers)
         if self.token:
             # unredirected: a redirect elsewhere must not carry the token along
             request.add_unredirected_header("Authorization", f"Bearer {self.token}")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return self._json(response.read())
+                body: bytes = response.read()
+                return body
         except urllib.error.HTTPError as exc:
             raise self._refusal(exc.code, exc.read()) from None
         except urllib.error.URLError as exc:

@@ -1,9 +1,10 @@
 """The JSON API under ``/api/v1`` (SPEC section 5), described by ``/api/v1/openapi.json``.
 
-One blueprint per resource (versions, packages, archives, syncs, tags, tokens), nested in
-the ``api`` blueprint. Each view is thin: flask-openapi3 validates its path, query and
-body against the pydantic models its signature names (:mod:`.params`), the view calls one
-function of :mod:`repoversion.actions` and returns its value as JSON; the answers are
+One blueprint per resource (versions, resolve, packages, lockfiles, archives, syncs,
+tags, tokens), nested in the ``api`` blueprint. Each view is thin: flask-openapi3
+validates its path, query and body against the pydantic models its signature names
+(:mod:`.params`), the view calls one function of :mod:`repoversion.actions` and returns
+its value as JSON (a lockfile: its own bytes); the answers are
 declared in :mod:`.schemas`. The OpenAPI document is built from those same declarations,
 so it cannot drift from what is validated.
 
@@ -23,7 +24,16 @@ from flask_openapi3 import APIBlueprint, Info, OpenAPI
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from repoversion import actions
-from repoversion.web.api import archives, packages, syncs, tags, tokens, versions
+from repoversion.web.api import (
+    archives,
+    lockfiles,
+    packages,
+    resolve,
+    syncs,
+    tags,
+    tokens,
+    versions,
+)
 from repoversion.web.api.common import (
     BEARER,
     PREFIX,
@@ -37,7 +47,7 @@ from repoversion.web.api.schemas import Error
 
 #: the API's own version (``info.version`` of openapi.json), not the server's
 API_VERSION = "1.0.0"
-RESOURCES = (versions, packages, archives, syncs, tags, tokens)
+RESOURCES = (versions, resolve, packages, lockfiles, archives, syncs, tags, tokens)
 #: methods whose body is read
 WITH_BODY = ("POST", "PUT", "PATCH")
 

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from repoversion.web.api.params import Names, Strict, Text
+
 
 class Answer(BaseModel):
     """Base of every answer: unknown keys are kept, not refused."""
@@ -261,3 +263,113 @@ class NewToken(Answer):
     name: str
     token: str
     scope: str
+
+
+# -- lockfiles --------------------------------------------------------------------------
+
+
+class LockedPackage(Answer):
+    """One package of a lockfile: where apt took it from, its file, what it depends on."""
+
+    name: str
+    version: str
+    architecture: str
+    archive: str
+    suite: str
+    component: str
+    filename: str
+    sha256: str
+    size: int
+    url: str = Field(description="`<public_url>/v/<repoversion>/<archive>/<filename>`")
+    depends: list[str] = Field(description="the locked packages it needs")
+    ostree: str = Field(description="its ostree ref, `dpkg/data/<sha256>`")
+
+
+class LockSource(Answer):
+    archive: str
+    suite: str
+    components: list[str]
+    uri: str
+
+
+class Lockfile(Answer):
+    """A lockfile (SPEC section 6): canonical JSON, the same bytes for the same request."""
+
+    format: int
+    repoversion: str
+    state: str
+    architecture: str
+    request: list[str]
+    recommends: bool
+    sources: list[LockSource]
+    packages: list[LockedPackage]
+
+
+class StoredLockfile(Answer):
+    """A stored lockfile: its id and the apt source that serves exactly its packages."""
+
+    id: str = Field(description="the sha256 of the lockfile's canonical JSON")
+    sources: list[str] = Field(description="`deb` lines for `/l/<id>/<archive>`")
+    key_command: str = Field(description="fetches the server's key for `signed-by=`")
+
+
+# The lockfile endpoints' request bodies and path (the other requests are declared in
+# params.py): shapes only, the domain checks the rest. Lockfile fields are strict (no
+# "3" for 3) so that the stored lockfile is the one sent.
+
+
+class ResolveBody(Strict):
+    """What to resolve, as ``repoversion lock`` takes it."""
+
+    packages: Names = Field(description="`PKG`, `PKG=VER` or `PKG/SUITE`, in apt's order")
+    architecture: Text = Field(examples=["amd64"])
+    recommends: bool = Field(False, description="install Recommends too")
+
+
+class LockedPackageBody(Strict):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: Text
+    version: Text
+    architecture: Text
+    archive: Text
+    suite: Text
+    component: Text
+    filename: Text
+    sha256: Text
+    size: int = Field(ge=0)
+    url: Text
+    depends: Names
+    ostree: Text
+
+
+class LockSourceBody(Strict):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    archive: Text
+    suite: Text
+    components: Names
+    uri: Text
+
+
+class LockfileBody(Strict):
+    """A lockfile as ``repoversion lock`` wrote it."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    format: Literal[1]
+    repoversion: Text = Field(description="the version number, `X.Y.Z`")
+    state: Text
+    architecture: Text
+    request: Names
+    recommends: bool = False
+    sources: list[LockSourceBody]
+    packages: list[LockedPackageBody] = Field(min_length=1)
+
+    def lockfile(self) -> dict[str, Any]:
+        """The lockfile as a JSON object."""
+        return self.model_dump()
+
+
+class LockfilePath(BaseModel):
+    id: str = Field(description="the lockfile's id: 64 hexadecimal digits")
