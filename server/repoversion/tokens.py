@@ -1,7 +1,7 @@
 """API tokens: created once, shown once, stored as SHA-256 digests.
 
-Scopes: ``write`` may start syncs, exports and materialize jobs and move tags; ``admin``
-may also change archives and tokens and run gc. Revoking deletes the digest, so a revoked
+Scopes: ``write`` may start syncs, move tags and store lockfiles; ``admin`` may also
+change archives and tokens. Revoking deletes the digest, so a revoked
 token is refused like an unknown one. Each accepted token records its last use (to the
 minute: recording every request would turn each authenticated read into a write).
 """
