@@ -44,6 +44,7 @@ from typing import Any
 from repoversion.archive.compression import available, kind_from_path
 from repoversion.archive.decoding import start_decoding
 from repoversion.errors import NotFound
+from repoversion.pids import alive
 from repoversion.storage.base import BlobRef, BlobStore
 
 #: the sources' site: never contacted, it only names the list files
@@ -312,15 +313,5 @@ def prune(cache_dir: Path, keep: Path) -> None:
     for _, top in trees:
         for tmp in top.glob(".*.tmp-*"):
             pid = tmp.name.split("tmp-", 1)[1].split("-", 1)[0]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not alive(int(pid)):
                 shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

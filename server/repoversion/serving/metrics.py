@@ -25,6 +25,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from repoversion.pids import alive
 from repoversion.serving.locks import file_lock
 
 Key = tuple[str, tuple[tuple[str, str], ...]]
@@ -162,15 +163,7 @@ def _alive(rest: str) -> bool:
         pid = int(rest.split("-", 1)[0])
     except ValueError:
         return True
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid == os.getpid() or alive(pid)
 
 
 def _read(path: Path) -> dict[Key, float]:
