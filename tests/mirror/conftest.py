@@ -98,3 +98,15 @@ class Mirror:
 @pytest.fixture
 def mirror(home: Path, run_cli: Callable[..., Any]) -> Mirror:
     return Mirror(home, run_cli, {"REPOVERSION_NOW": NOW})
+
+
+@pytest.fixture
+def mirror_on_db(tmp_path: Path, run_cli: Callable[..., Any], db_url: str) -> Mirror:
+    """A :class:`Mirror` whose home keeps its metadata at ``db_url``."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "repoversion.toml").write_text(f'database_url = "{db_url}"\n')
+    env = {"REPOVERSION_NOW": NOW}
+    result = run_cli("--home", str(home), "init", env=env)
+    assert result.code == 0, result.stderr
+    return Mirror(home, run_cli, env)

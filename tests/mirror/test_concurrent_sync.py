@@ -9,24 +9,16 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.fixtures.archives import Pkg
-from tests.mirror.conftest import NOW, Mirror
+from tests.mirror.conftest import Mirror
 
 HOLD = 2.5  # seconds the upstream holds the first sync's InRelease
 
 
-@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_a_second_sync_is_refused_while_one_runs(  # type: ignore[no-untyped-def]
-    database, tmp_path, run_cli, fixture_archive, request
+    mirror_on_db: Mirror, fixture_archive
 ) -> None:
-    env = {"REPOVERSION_NOW": NOW}
-    if database == "postgresql":
-        env["REPOVERSION_DATABASE_URL"] = request.getfixturevalue("pg_url")
-    home = tmp_path / "home"
-    assert run_cli("--home", str(home), "init", env=env).code == 0
-    mirror = Mirror(home, run_cli, env)
+    mirror, home, env = mirror_on_db, mirror_on_db.home, mirror_on_db.env
     arc = fixture_archive([Pkg("hello", "1.0")])
     mirror.add(arc)
     server = arc.server

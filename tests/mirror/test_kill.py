@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.fixtures.archives import Pkg
-from tests.mirror.conftest import NOW, Mirror
+from tests.mirror.conftest import Mirror
 
 
 def _count(url: str, query: str) -> int:
@@ -54,21 +54,14 @@ CHILD = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 @pytest.mark.parametrize(
     "point",
     ["after-index-download", "after-parse", "after-reserving-version", "after-rows-before-commit"],
 )
 def test_killed_sync_commits_nothing_and_the_next_completes(  # type: ignore[no-untyped-def]
-    tmp_path, run_cli, request, fixture_archive, point: str, database: str
+    mirror_on_db: Mirror, db_url: str, fixture_archive, point: str
 ) -> None:
-    env = {"REPOVERSION_NOW": NOW}
-    if database == "postgresql":
-        env["REPOVERSION_DATABASE_URL"] = request.getfixturevalue("pg_url")
-    home = tmp_path / "home"
-    assert run_cli("--home", str(home), "init", env=env).code == 0
-    mirror = Mirror(home, run_cli, env)
-    url = env.get("REPOVERSION_DATABASE_URL", f"sqlite:///{home / 'repoversion.db'}")
+    mirror, home, url = mirror_on_db, mirror_on_db.home, db_url
     arc = fixture_archive([Pkg("hello", "1.0"), Pkg("world", "1.0")])
     mirror.add(arc)
     assert mirror.sync()["repoversion"] == "1.0.0"

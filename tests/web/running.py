@@ -21,7 +21,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,9 @@ from typing import Any
 import pytest
 import requests
 
-from tests.mirror.conftest import NOW, Mirror
+from tests.mirror.conftest import NOW, mirror_on_db
+
+__all__ = ["mirror_on_db"]  # defined beside Mirror; many modules import it from here
 
 CLI = [sys.executable, "-c", "from repoversion.cli import main; main()"]
 
@@ -46,18 +48,6 @@ def server_env(home: Path, **more: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPOVERSION_")}
     env.update(REPOVERSION_HOME=str(home), REPOVERSION_NOW=NOW, **more)
     return env
-
-
-@pytest.fixture
-def mirror_on_db(tmp_path: Path, run_cli: Callable[..., Any], db_url: str) -> Mirror:
-    """A :class:`Mirror` whose home keeps its metadata at ``db_url``."""
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "repoversion.toml").write_text(f'database_url = "{db_url}"\n')
-    env = {"REPOVERSION_NOW": NOW}
-    result = run_cli("--home", str(home), "init", env=env)
-    assert result.code == 0, result.stderr
-    return Mirror(home, run_cli, env)
 
 
 @dataclass
