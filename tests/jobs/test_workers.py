@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,8 @@ CLAIMER = textwrap.dedent("""
 
     home, name, go = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3])
     ctx = Context(load_settings(home))
+    ctx.sessions  # connected and checked before the start, like the others
+    (go.parent / f"ready-{name}").touch()
     while not go.exists():
         time.sleep(0.01)
     while True:
@@ -96,6 +99,7 @@ CLAIMER = textwrap.dedent("""
             left = s.scalar(select(func.count()).where(Job.state == "queued"))
         if got is not None:
             print(got.id, flush=True)
+            time.sleep(0.01)  # "running" it: the others claim meanwhile
         elif not left:
             break
 """)
@@ -119,6 +123,10 @@ def test_racing_workers_never_take_the_same_job(jobs: JobHome, tmp_path: Path) -
         )
         for i in range(4)
     ]
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("ready-*"))) < len(procs):  # all imported and connected
+        assert time.monotonic() < deadline, "the claimers did not start"
+        time.sleep(0.02)
     go.touch()
     taken = {
         f"claimer-{i}": [int(x) for x in proc.communicate(timeout=120)[0].split()]
