@@ -63,6 +63,8 @@ class Archive(Base):
     required: Mapped[bool] = mapped_column(Boolean, default=True)
     ca: Mapped[str | None] = mapped_column(Text, nullable=True)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: every deb stored for this archive is also committed to ostree by the worker
+    ostree_export: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class Blob(Base):
@@ -250,3 +252,49 @@ class Token(Base):
     scope: Mapped[str] = mapped_column(String(16))
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_used: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class OstreeExport(Base):
+    """A deb committed to ostree: ``dpkg/data/<sha256>`` and ``dpkg/control/<sha256>``.
+
+    ``dropped`` lists the entries ostree cannot hold (device nodes, FIFOs).
+    """
+
+    __tablename__ = "ostree_export"
+
+    sha256: Mapped[str] = mapped_column(SHA256, primary_key=True)
+    package: Mapped[str] = mapped_column(Text)
+    version: Mapped[str] = mapped_column(Text)
+    architecture: Mapped[str] = mapped_column(Text)
+    data_commit: Mapped[str] = mapped_column(SHA256)
+    control_commit: Mapped[str] = mapped_column(SHA256)
+    dropped: Mapped[list[str]] = mapped_column(JSON)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OstreeCompose(Base):
+    """A root composed from a lockfile and committed to ``ref``; ``debs`` are the sha256s
+    of the debs merged into it (GC keeps their exports while the compose is kept)."""
+
+    __tablename__ = "ostree_compose"
+    __table_args__ = (Index("ix_ostree_compose_ref", "ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(Text)
+    commit: Mapped[str] = mapped_column(SHA256)
+    repoversion_id: Mapped[int | None] = mapped_column(
+        ForeignKey("repoversion.id"), nullable=True
+    )
+    debs: Mapped[list[str]] = mapped_column(JSON)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SigningKey(Base):
+    """A public key the server has signed with; served at ``/keys`` until ``retired``."""
+
+    __tablename__ = "signing_key"
+
+    fingerprint: Mapped[str] = mapped_column(String(40), primary_key=True)
+    public: Mapped[str] = mapped_column(Text)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    retired: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
