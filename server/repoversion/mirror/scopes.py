@@ -5,17 +5,19 @@ needs. Only stanzas whose digest the base version lacks are parsed (see :mod:`.p
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
-from repoversion.archive.indices import parse_packages, parse_sources
 from repoversion.archive.plan import IndexPlan
 from repoversion.archive.release import Release
 from repoversion.context import Context
 from repoversion.errors import BadUpstream
-from repoversion.mirror.parse import Stanzas, iter_stanzas, parse_digested, stanza_digests
+from repoversion.mirror.parse import Stanzas, iter_stanzas
+from repoversion.mirror.scan import Scan, scan_pieces
+from repoversion.mirror.scanpool import IndexJob, ScanPool, worth_it
 from repoversion.versions.base import ScopeRows
-from repoversion.versions.snapshot import PackageRecord, Scope, ScopeChange, scope_of
+from repoversion.versions.snapshot import Scope, ScopeChange, scope_of
 
 Parts = list[tuple[IndexPlan, str, str]]
 
@@ -35,21 +37,6 @@ class ScopeIndices:
 
     def what(self, path: str) -> str:
         return f"{self.archive}: dists/{self.suite}/{path}"
-
-
-@dataclass
-class Scan:
-    """What reading a scope's indices found.
-
-    :ivar seen: every stanza digest listed.
-    :ivar added: records of the stanzas the base version lacks, by digest (a
-        ``BinaryPackage`` has every field a :class:`PackageRecord` of a .deb needs).
-    :ivar origin: the index each added stanza came from (for error messages).
-    """
-
-    seen: set[int] = field(default_factory=set)
-    added: dict[int, Any] = field(default_factory=dict)
-    origin: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -77,6 +64,78 @@ class ScopeReader:
         self.rows = ScopeRows(ctx.sessions, ctx.store)
         self.progress = progress
         self.base_id = base_id
+        self.pool = ScanPool()
+
+    def close(self) -> None:
+        """End the worker processes, if any were started."""
+        self.pool.close()
+
+    def read_all(
+        self, targets: list[ScopeIndices], fetched: dict[str, bytes]
+    ) -> dict[Scope, ScopeChange]:
+        """:meth:`read` each scope; large indices are scanned by several processes at
+        once (:mod:`.scanpool`), with the same result.
+
+        :raises BadUpstream: as :meth:`read`.
+        """
+        parts = [(t, i) for t in targets for i in range(len(t.parts))]
+        if not worth_it([_size(t, i) for t, i in parts]):
+            return {t.scope: self.read(t, fetched) for t in targets}
+        bases = {t.scope: self._base_rows(t) for t in targets}
+        mine_at = max(parts, key=lambda part: _size(*part))
+        here = (mine_at[0].scope, mine_at[1])
+        futures: dict[tuple[Scope, int], Future[Scan]] = {}
+        try:
+            for t, i in parts:
+                if (t.scope, i) != here:
+                    futures[t.scope, i] = self.pool.submit(self._job(t, i, fetched, bases[t.scope]))
+                    label, todo = _label(t, i)
+                    self.progress(label, 0, todo)
+            mine = Scan()
+            t, i = mine_at
+            self._scan(t, i, self._stanzas(t, i, fetched), bases[t.scope].keys, mine)
+            return {
+                t.scope: self._change(t, bases[t.scope], self._gather(t, here, mine, futures))
+                for t in targets
+            }
+        finally:
+            for future in futures.values():
+                future.cancel()
+
+    def _job(
+        self, target: ScopeIndices, i: int, fetched: dict[str, bytes], base: BaseRows
+    ) -> IndexJob:
+        plan, path, compression = target.parts[i]
+        data = fetched.pop(path, None)
+        if data is None:
+            data = self.store.read_bytes(target.release.files[path].sha256)
+        return IndexJob(
+            data,
+            compression,
+            target.scope[1],
+            target.what(path),
+            self.settings.max_index_size,
+            plan.uncompressed.size if plan.uncompressed is not None else None,
+            frozenset(base.keys),
+        )
+
+    def _gather(
+        self,
+        target: ScopeIndices,
+        here: tuple[Scope, int],
+        mine: Scan,
+        futures: dict[tuple[Scope, int], Future[Scan]],
+    ) -> Scan:
+        """One scope's scan: its indices' scans merged in index order."""
+        scan = Scan()
+        for i in range(len(target.parts)):
+            if (target.scope, i) == here:
+                scan.merge(mine)
+                continue
+            scan.merge(futures[target.scope, i].result())
+            label, todo = _label(target, i)
+            self.progress(label, todo, todo)
+        return scan
 
     def read(self, target: ScopeIndices, fetched: dict[str, bytes]) -> ScopeChange:
         """Read every index of a scope; parse only stanzas the base version lacks.
@@ -128,33 +187,12 @@ class ScopeReader:
         old_keys: set[int] | dict[int | None, list[int]],
         scan: Scan,
     ) -> None:
-        """Digest every stanza of one index; parse those neither the base nor an earlier
-        piece has."""
-        plan, path, _ = target.parts[i]
-        what = target.what(path)
-        kind = target.scope[1]
-        parser: Any = parse_packages if kind == "deb" else parse_sources
-        label = f"{target.archive}/{target.suite} {plan.path}"
-        todo = (plan.uncompressed.size if plan.uncompressed is not None else None) or 1
+        """Scan one index here, reporting progress as it goes."""
+        path = target.parts[i][1]
+        label, todo = _label(target, i)
         self.progress(label, 0, todo)
-        done = 0
-        for stanzas in pieces:
-            done += sum(map(len, stanzas)) + 2 * len(stanzas)
-            self.progress(label, min(done, todo), todo)
-            digests = stanza_digests(stanzas)
-            # Each step iterates the piece's digests or fewer, never the large right
-            # operand (a dict's keys() or a several-argument difference() would).
-            new = set(digests).difference(old_keys)
-            if new:
-                new = new - scan.seen  # a stanza listed twice is read once
-            scan.seen.update(digests)
-            fresh = _in_order(new, digests, stanzas) if new else []
-            parsed = parse_digested(fresh, parser, what)
-            scan.origin.update(dict.fromkeys((d for d, _ in parsed), what))
-            if kind == "dsc":
-                scan.added.update((d, source_record(item, what)) for d, item in parsed)
-            else:
-                scan.added.update(parsed)
+        report = lambda done: self.progress(label, min(done, todo), todo)  # noqa: E731
+        scan_pieces(pieces, target.scope[1], target.what(path), old_keys, scan, report)
         self.progress(label, todo, todo)
 
     def _change(self, target: ScopeIndices, base: BaseRows, scan: Scan) -> ScopeChange:
@@ -207,6 +245,17 @@ def _add_new(change: ScopeChange, old: list[tuple[Any, ...]], scan: Scan) -> Non
             change.add.append((digest, rec))
 
 
+def _label(target: ScopeIndices, i: int) -> tuple[str, int]:
+    """An index's progress label and its size (the bytes progress counts)."""
+    plan = target.parts[i][0]
+    return f"{target.archive}/{target.suite} {plan.path}", _size(target, i) or 1
+
+
+def _size(target: ScopeIndices, i: int) -> int:
+    plan = target.parts[i][0]
+    return plan.uncompressed.size if plan.uncompressed is not None else 0
+
+
 def shrunk_scopes(
     prev_files: dict[str, tuple[str, int]] | None, parts: dict[Scope, Parts]
 ) -> set[Scope]:
@@ -217,22 +266,3 @@ def shrunk_scopes(
     served = {path for items in parts.values() for _, path, _ in items}
     lost = {scope_of(path) for path in prev_files if path not in served}
     return {scope for scope in lost if scope in parts}
-
-
-def _in_order(
-    wanted: set[int], digests: tuple[int, ...], stanzas: list[bytes]
-) -> list[tuple[int, bytes]]:
-    """(digest, stanza) of the stanzas whose digest is ``wanted``, first occurrence only,
-    in index order (so rows are numbered in the order upstream lists them)."""
-    # digest → index of its first occurrence, built in C (the reversed walk lets the
-    # first occurrence be written last)
-    first = dict(zip(reversed(digests), range(len(digests) - 1, -1, -1), strict=True))
-    return [(digests[i], stanzas[i]) for i in sorted(map(first.__getitem__, wanted))]
-
-
-def source_record(src: Any, what: str) -> PackageRecord:
-    files = tuple((f"{src.directory}/{f.name}", f.sha256, f.size) for f in src.files)
-    dsc = next((f for f in files if f[0].endswith(".dsc")), None)
-    if dsc is None:
-        raise BadUpstream(f"{what}: source package {src.name} lists no .dsc.")
-    return PackageRecord(src.name, src.version, "source", dsc[0], dsc[1], dsc[2], files)

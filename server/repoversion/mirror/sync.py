@@ -73,6 +73,7 @@ class Sync:
         try:
             archives, snapshots = self._sync_all()
         finally:
+            self.scopes.close()
             self.writer.shutdown(wait=True)
         for write in self.writes:
             write.result()  # blobs first: every index file is stored before the rows
@@ -236,15 +237,20 @@ class Sync:
                     changed.add(scope)
         snap.all_scopes = set(scope_parts)
         changed |= shrunk_scopes(prev.files if prev else None, scope_parts)
-        for scope in sorted(changed):
-            target = ScopeIndices(arc.name, suite, scope, scope_parts[scope], release)
-            snap.scopes[scope] = self.scopes.read(target, fetched)
+        targets = [
+            ScopeIndices(arc.name, suite, scope, scope_parts[scope], release)
+            for scope in sorted(changed)
+        ]
+        snap.scopes.update(self.scopes.read_all(targets, fetched))
         raw_all = raw.get("InRelease") or raw["Release"]
+        # upstream's signed Release is kept in every mode: `repoversion export` proves
+        # with it that each index file descends from upstream's signature
+        kept: dict[str, BlobRef] = {}
+        for name, data in raw.items():
+            kept[name] = self.store.put_bytes(data)
+            self.blobs[kept[name].sha256] = kept[name].size
         if arc.mode == "verbatim":
-            for name, data in raw.items():
-                info = self.store.put_bytes(data)
-                self.blobs[info.sha256] = info.size
-                snap.files[name] = info
+            snap.files.update(kept)
         snap.release_sha256 = hashlib.sha256(raw_all).hexdigest()
         snap.release_date = release.date
         snap.release = {
@@ -259,6 +265,8 @@ class Sync:
             },
             "fields": {k: v for k, v in release.fields.items() if k in RELEASE_KEEP},
             "entries": entries,
+            # name → blob of upstream's InRelease (or Release and Release.gpg), as fetched
+            "upstream": {n: {"sha256": r.sha256, "size": r.size} for n, r in kept.items()},
         }
         self.progress(f"{arc.name}/{suite}", 1, 1)
         return snap
