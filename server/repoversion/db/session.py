@@ -42,6 +42,11 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
+    # 16 MB of page cache (SQLite's default is 2 MB), filled only as pages are read: a
+    # first sync inserts 130,000 package rows in name and filename order, and with 2 MB
+    # their index pages spilled to the WAL mid-transaction (1.1 s more CPU per 130,000
+    # rows, docs/benchmarks.md)
+    cur.execute("PRAGMA cache_size=-16384")
     cur.close()
 
 
