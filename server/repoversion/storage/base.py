@@ -15,6 +15,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Protocol, runtime_checkable
@@ -63,6 +64,21 @@ def blob_key(sha256: str) -> str:
     return f"sha256/{sha256[:2]}/{sha256[2:]}"
 
 
+def quarantine_key(sha256: str, attempt: int = 0) -> str:
+    """Where :meth:`BlobStore.quarantine` moves a blob, relative to the store's root: a
+    directory beside ``sha256/`` that no listing of blobs reads.
+
+    >>> quarantine_key(64 * "a", 2)[-20:]
+    'aaaaaaaaaaaaaaaaaa.2'
+
+    :param sha256: the blob's digest.
+    :param attempt: 0 for the first copy quarantined under that digest, then 1, 2…
+    :raises InvalidDigest: when ``sha256`` is not a digest.
+    """
+    check_digest(sha256)
+    return f"quarantine/{sha256}" + (f".{attempt}" if attempt else "")
+
+
 def digest_from_key(key: str) -> str | None:
     """Invert :func:`blob_key`: the digest a key names, or ``None`` for a foreign key.
 
@@ -84,6 +100,17 @@ class BlobRef:
 
     sha256: str
     size: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlob:
+    """A blob as a listing of the store sees it: its digest, its size in the store, and
+    when it was last written, or reused by a put of the same bytes (the age the garbage
+    collector's grace is measured against)."""
+
+    sha256: str
+    size: int
+    modified: datetime
 
 
 class BlobWriter:
@@ -266,6 +293,35 @@ class BlobStore(Protocol):
 
     def iter_digests(self) -> Iterator[str]:
         """Yield the digest of every stored blob (in no promised order)."""
+        ...
+
+    def iter_blobs(self) -> Iterator[BlobRef]:
+        """Yield every stored blob with the size it has in the store (in no promised
+        order); a corrupt blob's size may differ from the one recorded for its digest."""
+        ...
+
+    def iter_stored(self) -> Iterator[StoredBlob]:
+        """Yield every stored blob with its size and when it was last written or reused
+        (in no promised order): what the garbage collector lists."""
+        ...
+
+    def delete_if_older(self, sha256: str, cutoff: datetime) -> bool:
+        """Delete the blob unless it was written, or reused by a put, at or after
+        ``cutoff``: the garbage collector's delete, which spares a blob a writer has just
+        taken up again.
+
+        :returns: whether it was deleted (False: absent, or written since ``cutoff``).
+        """
+        ...
+
+    def quarantine(self, sha256: str) -> str:
+        """Move a blob away from its address, keeping its bytes for inspection (fsck does
+        this to a blob whose bytes no longer hash to its name).
+
+        :returns: where it went, relative to the store's root: ``quarantine/<sha256>``,
+            or ``quarantine/<sha256>.<n>`` when that name is taken.
+        :raises NotFound: when absent.
+        """
         ...
 
     def local_path(self, sha256: str) -> Path | None:

@@ -16,7 +16,9 @@ import contextlib
 import fcntl
 import os
 import tempfile
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -26,8 +28,10 @@ from .base import (
     BlobRef,
     BlobStoreBase,
     BlobWriter,
+    StoredBlob,
     blob_key,
     digest_from_key,
+    quarantine_key,
 )
 from .streams import check_range, limited
 
@@ -40,6 +44,23 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _refresh(path: Path) -> bool:
+    """Mark a stored blob as just written (its mtime), since a put reuses it: the garbage
+    collector spares blobs written within its grace. False when it is gone meanwhile (the
+    collector took it), so the caller stores its own copy."""
+    try:
+        os.utime(path)
+    except FileNotFoundError:
+        return False
+    except PermissionError:
+        pass  # another user's blob: still there, only its age cannot be refreshed
+    return True
+
+
+def _mtime(st: os.stat_result) -> datetime:
+    return datetime.fromtimestamp(st.st_mtime, UTC)
 
 
 class FileSystemWriter(BlobWriter):
@@ -79,7 +100,7 @@ class FileSystemWriter(BlobWriter):
             os.fsync(self._file.fileno())
             self._file.close()
             self._file = None
-            if final.exists():
+            if final.exists() and _refresh(final):
                 # Content-addressed: the blob already there has the same bytes.
                 self._tmp_path.unlink()
                 return
@@ -189,6 +210,58 @@ class FileSystemStore(BlobStoreBase):
 
     def iter_digests(self) -> Iterator[str]:
         """See :meth:`BlobStore.iter_digests`; in sorted order, ``tmp/`` skipped."""
+        for digest, _entry in self._blob_entries():
+            yield digest
+
+    def iter_blobs(self) -> Iterator[BlobRef]:
+        """See :meth:`BlobStore.iter_blobs`; in sorted order, ``tmp/`` skipped."""
+        for digest, entry in self._blob_entries():
+            try:
+                yield BlobRef(digest, entry.stat(follow_symlinks=False).st_size)
+            except FileNotFoundError:
+                continue  # deleted since the directory was read
+
+    def iter_stored(self) -> Iterator[StoredBlob]:
+        """See :meth:`BlobStore.iter_stored`; in sorted order, the age is the mtime."""
+        for digest, entry in self._blob_entries():
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # deleted since the directory was read
+            yield StoredBlob(digest, st.st_size, _mtime(st))
+
+    def delete_if_older(self, sha256: str, cutoff: datetime) -> bool:
+        """See :meth:`BlobStore.delete_if_older`.
+
+        The blob is renamed into ``tmp/`` first (atomic), and its mtime read only then: a
+        writer that refreshed it before the rename has it put back, and one that comes
+        after finds no blob and stores its own copy. Locked while it is there, as a
+        writer's file is, so ``sweep_leftovers`` takes it only if this process dies.
+        """
+        path = self.path_of(sha256)
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self.tmp_dir.mkdir(parents=True, exist_ok=True)
+            trash = self.tmp_dir / f"gc-{sha256[:16]}-{uuid.uuid4().hex[:8]}.part"
+            try:
+                os.rename(path, trash)
+            except FileNotFoundError:
+                return False
+            if _mtime(os.fstat(fd)) >= cutoff:
+                os.rename(trash, path)  # written again since the cutoff: it stays
+                return False
+            trash.unlink()
+            return True
+        except OSError as e:
+            raise StorageError(f"Cannot delete blob {sha256}: {e}") from e
+        finally:
+            os.close(fd)
+
+    def _blob_entries(self) -> Iterator[tuple[str, os.DirEntry[str]]]:
         top = self.root / "sha256"
         if not top.is_dir():
             return
@@ -198,7 +271,26 @@ class FileSystemStore(BlobStoreBase):
             for entry in sorted(os.scandir(sub.path), key=lambda e: e.name):
                 digest = digest_from_key(f"sha256/{sub.name}/{entry.name}")
                 if digest is not None and entry.is_file(follow_symlinks=False):
-                    yield digest
+                    yield digest, entry
+
+    def quarantine(self, sha256: str) -> str:
+        """See :meth:`BlobStore.quarantine`: a rename to ``<root>/quarantine/``."""
+        source = self.path_of(sha256)
+        attempt = 0
+        while (self.root / quarantine_key(sha256, attempt)).exists():
+            attempt += 1
+        name = quarantine_key(sha256, attempt)
+        target = self.root / name
+        try:
+            target.parent.mkdir(exist_ok=True)
+            os.rename(source, target)
+            _fsync_dir(target.parent)
+            _fsync_dir(source.parent)
+        except FileNotFoundError:
+            raise NotFound(f"Blob {sha256} is not in the store.") from None
+        except OSError as e:
+            raise StorageError(f"Cannot move blob {sha256} to {target}: {e}") from e
+        return name
 
     def local_path(self, sha256: str) -> Path:
         """See :meth:`BlobStore.local_path`: the blob's real file.

@@ -27,14 +27,17 @@ from .base import (
     BlobRef,
     BlobStoreBase,
     BlobWriter,
+    StoredBlob,
     blob_key,
     check_digest,
     digest_from_key,
+    quarantine_key,
 )
 from .streams import check_range, limited
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
+    from mypy_boto3_s3.type_defs import CopySourceTypeDef
 
 MiB = 1024 * 1024
 #: an unfinished multipart upload older than this has lost its writer
@@ -73,7 +76,7 @@ class S3Writer(BlobWriter):
 
     def _store(self, info: BlobRef) -> None:
         assert self._spool is not None
-        if self._s3.exists(info.sha256):
+        if self._s3.exists(info.sha256) and self._s3._refresh(info.sha256):
             return  # content-addressed: the stored copy has the same bytes
         self._spool.seek(0)
         self._s3._upload(self._spool, info)
@@ -192,6 +195,28 @@ class S3Store(BlobStoreBase):
         except (BotoCoreError, ClientError) as e:
             self._fail("upload", info.sha256, e)
 
+    def _refresh(self, sha256: str) -> bool:
+        """Mark a stored blob as just written, since a put reuses it (a copy onto itself
+        renews ``LastModified``): the garbage collector spares blobs written within its
+        grace. False when it is gone meanwhile (collected), so the caller uploads it."""
+        key = self.key_of(sha256)
+        try:
+            self.client.copy_object(
+                Bucket=self.bucket,
+                Key=key,
+                CopySource={"Bucket": self.bucket, "Key": key},
+                MetadataDirective="REPLACE",
+                ContentType="application/octet-stream",
+                Metadata={"sha256": sha256},
+            )
+        except ClientError as e:
+            if _error_code(e) in _NOT_FOUND_CODES:
+                return False
+            self._fail("refresh", sha256, e)
+        except BotoCoreError as e:
+            self._fail("refresh", sha256, e)
+        return True
+
     def writer(
         self, expected_sha256: str | None = None, expected_size: int | None = None
     ) -> S3Writer:
@@ -247,6 +272,16 @@ class S3Store(BlobStoreBase):
 
     def iter_digests(self) -> Iterator[str]:
         """See :meth:`BlobStore.iter_digests`; in key order, foreign keys skipped."""
+        for blob in self.iter_blobs():
+            yield blob.sha256
+
+    def iter_blobs(self) -> Iterator[BlobRef]:
+        """See :meth:`BlobStore.iter_blobs`; in key order, foreign keys skipped."""
+        for blob in self.iter_stored():
+            yield BlobRef(blob.sha256, blob.size)
+
+    def iter_stored(self) -> Iterator[StoredBlob]:
+        """See :meth:`BlobStore.iter_stored`; in key order, the age is ``LastModified``."""
         root = f"{self.prefix}/" if self.prefix else ""
         paginator = self.client.get_paginator("list_objects_v2")
         try:
@@ -254,9 +289,49 @@ class S3Store(BlobStoreBase):
                 for obj in page.get("Contents", []):
                     digest = digest_from_key(obj["Key"][len(root) :])
                     if digest is not None:
-                        yield digest
+                        yield StoredBlob(digest, int(obj["Size"]), obj["LastModified"])
         except (BotoCoreError, ClientError) as e:
             raise StorageError(f"S3 could not list bucket {self.bucket}: {e}") from e
+
+    def delete_if_older(self, sha256: str, cutoff: datetime) -> bool:
+        """See :meth:`BlobStore.delete_if_older`: ``LastModified`` is read again, then
+        the object deleted (S3 has no delete conditional on age: a put that reuses the
+        blob between the two requests loses it, a window of one round trip)."""
+        try:
+            modified = self._head(sha256)["LastModified"]
+        except NotFound:
+            return False
+        if modified >= cutoff:
+            return False
+        self.delete(sha256)
+        return True
+
+    def quarantine(self, sha256: str) -> str:
+        """See :meth:`BlobStore.quarantine`: copied under ``<prefix>/quarantine/``, then
+        removed from its address (S3 has no rename)."""
+        root = f"{self.prefix}/" if self.prefix else ""
+        attempt = 0
+        while self._key_exists(root + quarantine_key(sha256, attempt)):
+            attempt += 1
+        name = quarantine_key(sha256, attempt)
+        source: CopySourceTypeDef = {"Bucket": self.bucket, "Key": self.key_of(sha256)}
+        try:
+            self.client.copy(source, self.bucket, root + name, Config=self.transfer_config)
+        except (BotoCoreError, ClientError) as e:
+            self._fail("quarantine", sha256, e)
+        self.delete(sha256)
+        return name
+
+    def _key_exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as e:
+            if _error_code(e) in _NOT_FOUND_CODES:
+                return False
+            raise StorageError(f"S3 could not inspect {key} ({_error_code(e)}).") from e
+        except BotoCoreError as e:
+            raise StorageError(f"S3 could not inspect {key}: {e}") from e
+        return True
 
     def sweep_leftovers(self, older_than: timedelta = STALE_UPLOAD) -> int:
         """See :meth:`BlobStore.sweep_leftovers`: multipart uploads under the prefix
