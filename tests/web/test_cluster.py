@@ -95,3 +95,23 @@ def test_a_node_that_loses_the_race_serves_the_winners_bytes(mirror, tmp_path) -
     c = Derived(ctx.store, tmp_path / "c", lambda: ctx.sessions, ctx.settings.clock)
     assert c.get("release/1/x", lambda: {"InRelease": b"signed by c"}) == won
     ctx.close()
+
+
+def test_a_lost_generated_blob_is_made_again_once_the_memory_expires(mirror, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """fsck --repair drops the row of a generated blob that was lost; a node that
+    remembered it generates it again once its memory of the key expires."""
+    from repoversion.context import Context
+    from repoversion.serving.derived import Derived
+
+    ctx = Context(load_settings(mirror.home, environ={"REPOVERSION_NOW": NOW}))
+    clock = [0.0]
+    node = Derived(ctx.store, tmp_path / "a", lambda: ctx.sessions, ctx.settings.clock, ttl=60)
+    node._memo._clock = lambda: clock[0]
+    first = node.get("release/1/y", lambda: {"InRelease": b"first"})["InRelease"]
+    ctx.store.delete(first.sha256)  # lost (its row stays: a row naming a lost blob is stale)
+    remade = {"InRelease": b"made again"}
+    assert node.get("release/1/y", lambda: remade)["InRelease"] == first  # remembered
+    clock[0] = 61.0
+    again = node.get("release/1/y", lambda: remade)["InRelease"]
+    assert ctx.store.read_bytes(again.sha256) == b"made again"
+    ctx.close()

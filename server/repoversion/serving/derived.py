@@ -37,6 +37,8 @@ class Derived:
     :param sessions: returns the session factory (the shared database).
     :param now: the clock that dates new rows.
     :param size: how many keys each process remembers without asking the database.
+    :param ttl: seconds a remembered key is trusted: a row that ``fsck --repair`` dropped
+        (its blob was lost) is generated again within that time on every node.
     """
 
     def __init__(
@@ -46,12 +48,13 @@ class Derived:
         sessions: Callable[[], sessionmaker[Session]],
         now: Callable[[], datetime],
         size: int = 512,
+        ttl: float = 60.0,
     ) -> None:
         self.store = store
         self.directory = directory
         self.sessions = sessions
         self.now = now
-        self._memo: LRU[str, Blobs] = LRU(size)
+        self._memo: LRU[str, Blobs] = LRU(size, ttl=ttl)
 
     def get(self, key: str, make: Callable[[], Mapping[str, bytes]]) -> Blobs:
         """The blobs generated for ``key``, calling ``make`` only if there are none yet.
