@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 HOME_DIR ?= ./var
 
-.PHONY: venv run test test-online lint bench clean services
+.PHONY: venv run test test-online lint bench soak clean services
 
 venv: $(VENV)/.installed
 
@@ -35,6 +35,10 @@ lint: venv
 
 bench: venv services
 	$(BIN)/python -m tests.bench
+
+# Load and faults on loopback, about 2 minutes (docs/deployment.md); not part of `make test`.
+soak: venv
+	$(BIN)/python -m tests.soak
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -96,6 +96,34 @@ def test_bucket_and_volumes_are_consistent(compose: dict[str, Any]) -> None:
                 assert source in declared, f"{name} uses undeclared volume {source}"
 
 
+def test_several_server_nodes_one_worker(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    server = services["server"]
+    assert server.get("deploy", {}).get("replicas", 1) >= 2
+    # replicas need what one container alone could name: no fixed name, no host port
+    assert "container_name" not in server and "ports" not in server
+    assert services["worker"].get("deploy", {}).get("replicas", 1) == 1
+    assert "ports" not in services["worker"]
+
+
+def test_ports_agree(compose: dict[str, Any], tmp_path: Path) -> None:
+    """The server listens where nginx and its own healthcheck look; nginx listens on the
+    port compose publishes, and that is the public URL every node writes into Releases."""
+    services = compose["services"]
+    server, nginx = services["server"], services["nginx"]
+    port = server["command"][server["command"].index("--bind") + 1].rsplit(":", 1)[1]
+    assert str(port) in [str(p) for p in server["expose"]]
+    assert f"127.0.0.1:{port}/healthz" in " ".join(server["healthcheck"]["test"])
+    conf = (DOCKER / "nginx.conf").read_text()
+    (published,) = nginx["ports"]
+    host_port, container_port = str(published).split(":")
+    assert re.search(rf"^\s*listen {container_port};", conf, re.M)
+    (health,) = [urlsplit(w) for w in nginx["healthcheck"]["test"] if w.startswith("http")]
+    assert (health.port or 80) == int(container_port) and health.path == "/healthz"
+    public = load_settings(tmp_path, environ=env_of(server)).public_url
+    assert urlsplit(public).port == int(host_port)
+
+
 def test_dockerfile(compose: dict[str, Any]) -> None:
     text = (DOCKER / "Dockerfile").read_text()
     assert re.search(r"^FROM debian:12", text, re.M)
