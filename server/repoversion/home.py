@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
-from repoversion.archive.signing import Signer, generate_signing_key
+from sqlalchemy.orm import Session, sessionmaker
+
+from repoversion import signingkeys
+from repoversion.archive.signing import Signer, generate_signing_key, public_keyring
 from repoversion.config import CONFIG_FILE, Settings, render_default_config
-from repoversion.db.session import upgrade
+from repoversion.db.session import make_engine, make_sessionmaker, transaction, upgrade
 from repoversion.errors import InvalidInput
 
 
@@ -27,8 +32,6 @@ def check_home(home: Path) -> None:
     parent = home
     while not parent.exists():
         parent = parent.parent
-    import os
-
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InvalidInput(f"Home {home} is not writable.")
 
@@ -53,11 +56,41 @@ def initialise(settings: Settings) -> InitResult:
     if not key.exists():
         generate_signing_key(key)
     signer = Signer(key)
+    engine = make_engine(settings.database_url)
+    try:
+        publish_keys(settings, make_sessionmaker(engine), signer)
+        fingerprint = signer.fingerprint
+    finally:
+        engine.dispose()
+        signer.close()
+    keys = settings.keys_dir
+    return InitResult(
+        home=home,
+        created=created,
+        fingerprint=fingerprint,
+        public_asc=keys / "repoversion.asc",
+        public_gpg=keys / "repoversion.gpg",
+    )
+
+
+def publish_keys(settings: Settings, sessions: sessionmaker[Session], signer: Signer) -> list[str]:
+    """Record the current key's public part in the database (once) and write the keyring
+    ``/keys/`` serves to ``<home>/keys/repoversion.asc`` and ``repoversion.gpg``.
+
+    :returns: the fingerprints of the keys served, oldest first.
+    """
+    with transaction(sessions) as s:
+        signingkeys.record(s, signer.fingerprint, signer.public_armored(), datetime.now(UTC))
+        served = signingkeys.served(s, signer.fingerprint)
+    asc, gpg = public_keyring([k.armored for k in served])
     keys = settings.keys_dir
     keys.mkdir(parents=True, exist_ok=True)
-    asc, gpg = keys / "repoversion.asc", keys / "repoversion.gpg"
-    asc.write_bytes(signer.public_armored())
-    gpg.write_bytes(signer.public_binary())
-    return InitResult(
-        home=home, created=created, fingerprint=signer.fingerprint, public_asc=asc, public_gpg=gpg
-    )
+    _write(keys / "repoversion.asc", asc)
+    _write(keys / "repoversion.gpg", gpg)
+    return [k.fingerprint for k in served]
+
+
+def _write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

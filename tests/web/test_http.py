@@ -15,6 +15,7 @@ from repoversion.context import Context
 from repoversion.db.models import Repoversion
 from repoversion.db.session import transaction
 from tests.fixtures.archives import Pkg, SrcPkg
+from tests.web.promtext import Samples
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -307,6 +308,7 @@ def test_paths_that_escape_are_404(synced, serve) -> None:  # type: ignore[no-un
 def test_keys_blobs_and_metrics(synced, serve, mirror) -> None:  # type: ignore[no-untyped-def]
     _, pkg = synced
     srv = serve()
+    before = Samples.parse(srv.get("/metrics").text)  # this process may have counted before
     for name in ("repoversion.asc", "repoversion.gpg"):
         r = srv.get(f"/keys/{name}")
         assert r.status_code == 200 and r.content == (mirror.home / "keys" / name).read_bytes()
@@ -329,17 +331,29 @@ def test_keys_blobs_and_metrics(synced, serve, mirror) -> None:  # type: ignore[
     _no_store_json(srv.get(f"/blobs/sha256/{'0' * 64}"), 404)
     deb = srv.get(f"/v/1.0.0/debian/{pkg.filename}").content  # one fetch-through
     srv.get("/v/1.0.0/nope/x")
-    text = srv.get("/metrics").text
-    samples = dict(
-        line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#")
-    )
-    assert int(samples['repoversion_http_requests_total{status="200"}']) >= 4
-    assert int(samples['repoversion_http_requests_total{status="404"}']) >= 2
-    assert int(samples["repoversion_http_response_bytes_total"]) >= len(deb) + len(index)
-    assert samples["repoversion_fetch_downloads_total"] == "1"
-    assert samples["repoversion_fetch_download_bytes_total"] == str(len(deb))
-    assert samples["repoversion_versions"] == "1"
-    assert "# TYPE repoversion_fetch_failures_total counter" in text
+    r = srv.get("/metrics")
+    assert r.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    after = Samples.parse(r.text)
+
+    def grew(name: str, **labels: str) -> float:
+        return after.total(name, **labels) - before.total(name, **labels)
+
+    requests = "repoversion_http_requests_total"
+    keys, blobs = "/keys/<name>", "/blobs/sha256/<digest>"
+    assert grew(requests, route=keys, method="GET", status="200") == 2
+    assert grew(requests, route=keys, method="GET", status="206") == 2
+    assert grew(requests, route=keys, method="GET", status="304") == 2
+    assert grew(requests, route=keys, method="HEAD", status="200") == 1
+    assert grew(requests, route=keys, status="404") == 1
+    assert grew(requests, route=blobs, status="200") == 1
+    assert grew(requests, route=blobs, status="404") == 1
+    assert grew(requests, route="/metrics") == 1  # the first scrape
+    assert grew(requests, status="404") == 3
+    assert grew("repoversion_http_response_bytes_total") >= len(deb) + len(index)
+    assert grew("repoversion_fetch_downloads_total") == 1
+    assert grew("repoversion_fetch_download_bytes_total") == len(deb)
+    assert after.total("repoversion_versions") == 1
+    assert after.types["repoversion_fetch_failures"] == "counter"
 
 
 def test_x_accel_redirect_hands_stored_files_to_nginx(synced, serve) -> None:  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""Unit checks of the serving domain: Release text, paths, caches, metrics, ranges."""
+"""Unit checks of the serving domain: Release text, paths, caches, ranges."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from repoversion.config import Settings
 from repoversion.errors import NotFound
 from repoversion.serving.cache import LRU
 from repoversion.serving.lookup import clean_path, signed_text
-from repoversion.serving.metrics import Metrics
 from repoversion.serving.release import complete_entries, render_release
 from repoversion.serving.target import Target
 from repoversion.storage import FileSystemStore
@@ -105,23 +104,6 @@ def test_lru_bounds_and_expires() -> None:
     assert (cache.get("a"), cache.get("b"), cache.get("c")) == (1, None, 3)
     now[0] = 6
     assert cache.get("a") is None and len(cache) == 1
-
-
-def test_metrics_sum_processes_and_keep_exited_ones(tmp_path: Path) -> None:
-    m = Metrics(tmp_path)
-    m.inc("repoversion_http_requests_total", status="200")
-    # another live process of this host, and one that has exited
-    import socket
-
-    host = socket.gethostname()
-    row = [["repoversion_http_requests_total", {"status": "200"}, 5]]
-    (tmp_path / f"{host}-1-1.json").write_text(json.dumps(row))  # pid 1 lives
-    (tmp_path / f"{host}-99999999-1.json").write_text(json.dumps(row))  # no such pid
-    text = m.render({"repoversion_versions": 3})
-    assert 'repoversion_http_requests_total{status="200"} 11' in text
-    assert "repoversion_versions 3" in text
-    assert not (tmp_path / f"{host}-99999999-1.json").exists()
-    assert 'repoversion_http_requests_total{status="200"} 11' in m.render({})
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from repoversion import actions
+from repoversion import actions, metrics
 from repoversion.cli.common import Obj, pass_obj
 from repoversion.config import Settings
 from repoversion.errors import InvalidInput
@@ -37,6 +37,7 @@ def run_gunicorn(settings: Settings, bind: str, workers: int) -> None:
             ctx.close()
 
     hooks = _embedded_worker_hooks(settings) if settings.embedded_worker else {}
+    hooks["child_exit"] = _child_exit
 
     class App(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -66,7 +67,15 @@ def run_gunicorn(settings: Settings, bind: str, workers: int) -> None:
             return create_app(settings)
 
     _check_threads(settings)
-    App().run()
+    # every worker and the embedded job worker count into this run's directory, which
+    # /metrics sums (repoversion.metrics)
+    with metrics.multiprocess_run(settings.home / "run"):
+        App().run()
+
+
+def _child_exit(_server: Any, gunicorn_worker: Any) -> None:
+    """In gunicorn's master, when a worker has exited: its live gauges go."""
+    metrics.mark_dead(gunicorn_worker.pid)
 
 
 def _check_threads(settings: Settings) -> None:

@@ -24,5 +24,4 @@ same fetch-through code.
   deadline; :mod:`.cache`: small thread-safe LRU caches.
 - :mod:`.materialize`: ``repoversion materialize``, storing every file a version or a
   lockfile needs.
-- :mod:`.metrics`: process counters, aggregated across worker processes.
 """

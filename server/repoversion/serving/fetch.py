@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from repoversion.config import Settings
@@ -87,7 +87,7 @@ class Fetcher:
     :param settings: for the lock directory, auth.conf, retries, timeouts, the deadline.
     :param sessions: to read archive CAs and record fetched blobs.
     :param store: where blobs go.
-    :param count: ``count(metric, value=1, **labels)``, e.g. :meth:`Metrics.inc`.
+    :param count: ``count(metric, value=1, **labels)``, e.g. :func:`repoversion.metrics.count`.
     """
 
     def __init__(
@@ -153,6 +153,7 @@ class Fetcher:
             self.count("repoversion_fetch_download_bytes_total", info.size)
             self._record(info.sha256, info.size)
             log.info("%s: fetched %s (%d bytes)", target.archive, path, info.size)
+            self._export_if_wanted(target, path)
             return
         assert error is not None
         self.count("repoversion_fetch_failures_total", reason=error.code)
@@ -193,6 +194,19 @@ class Fetcher:
                     s.add(Blob(sha256=sha256, size=size, created=self.settings.clock()))
         except IntegrityError:
             pass
+
+    def _export_if_wanted(self, target: Target, path: str) -> None:
+        """Queue the ostree export of a deb just stored for an archive marked
+        ``ostree_export``: a worker runs it, never this thread. The download stands
+        even if the queue cannot be reached (``ostree export`` can be run later)."""
+        if target.archive is None or not path.endswith((".deb", ".udeb")):
+            return
+        from repoversion.jobs.exports import queue_for_archive
+
+        try:
+            queue_for_archive(self._sessions(), target.archive, [target.sha256])
+        except (RepoversionError, SQLAlchemyError) as exc:
+            log.warning("%s: cannot queue the ostree export of %s: %s", target.archive, path, exc)
 
     def close(self) -> None:
         """Close upstream connections."""

@@ -12,11 +12,13 @@ generated Release files (stored as blobs, see :mod:`.derived`). A warm request f
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from repoversion import metrics, signingkeys
+from repoversion.archive.signing import public_keyring
 from repoversion.context import Context
 from repoversion.db.session import transaction
 from repoversion.errors import NotFound
@@ -34,7 +36,6 @@ from repoversion.serving.lookup import (
     in_dists,
     upstream_listing,
 )
-from repoversion.serving.metrics import Metrics
 from repoversion.serving.release import (
     complete_entries,
     render_release,
@@ -47,7 +48,7 @@ from repoversion.storage.base import BlobRef, BlobStore, check_digest
 from repoversion.timefmt import iso
 from repoversion.versions.contents import packages_of, pool_file, release_fields
 from repoversion.versions.numbering import VERSION_RE
-from repoversion.versions.refs import Resolved, count_kept, read_index, resolve
+from repoversion.versions.refs import Resolved, read_index, resolve
 
 if TYPE_CHECKING:
     from repoversion.db.models import Repoversion
@@ -69,11 +70,10 @@ class Serving:
         self.settings = ctx.settings
         home = self.settings.home
         self.ref_ttl = ref_ttl
-        self.metrics = Metrics(home / "run" / "metrics")
         self.derived = Derived(
             ctx.store, home / "cache" / "derived", lambda: ctx.sessions, self.settings.clock
         )
-        self.fetcher = Fetcher(self.settings, lambda: ctx.sessions, ctx.store, self.metrics.inc)
+        self.fetcher = Fetcher(self.settings, lambda: ctx.sessions, ctx.store, metrics.count)
         self.downloads = Downloads(
             self.fetcher,
             workers=self.settings.fetch_concurrency,
@@ -84,7 +84,7 @@ class Serving:
         self._pool: LRU[tuple[int, str, str], BlobRef] = LRU(cache_size)
         self._pool_misses: LRU[tuple[int, str, str], bool] = LRU(MISSES)
         self._listings: LRU[tuple[int, str, str], tuple[Listing | None]] = LRU(1024)
-        self._key_id = ""
+        self._keys: LRU[int, list[signingkeys.PublicKey]] = LRU(1, ttl=ref_ttl)
 
     @property
     def store(self) -> BlobStore:
@@ -118,11 +118,6 @@ class Serving:
             hit = VersionIndex.of(version.id, ref, read_index(self.store, version))
             self._indexes.put(version.id, hit)
         return hit
-
-    def count_versions(self) -> int:
-        """Kept (not deleted) repoversions."""
-        with transaction(self.ctx.sessions) as s:
-            return count_kept(s)
 
     # -- what a path means -----------------------------------------------------------------
 
@@ -226,7 +221,8 @@ class Serving:
         return Target(ref["packages.json"].sha256, ref["packages.json"].size, "packages.json")
 
     def public_key(self, name: str) -> Target:
-        """The server's public key as a stored blob.
+        """The keyring of the keys served (the current key, and earlier ones until
+        ``key retire``), as one stored blob per form.
 
         :param name: ``repoversion.asc`` (armored) or ``repoversion.gpg`` (binary, for
             ``signed-by=``).
@@ -234,16 +230,28 @@ class Serving:
         """
         if name not in ("repoversion.asc", "repoversion.gpg"):
             raise NotFound("The keys are /keys/repoversion.asc and /keys/repoversion.gpg.")
+        keys = self._served_keys()
 
         def make() -> Mapping[str, bytes]:
-            signer = self.ctx.signer
-            return {
-                "repoversion.asc": signer.public_armored(),
-                "repoversion.gpg": signer.public_binary(),
-            }
+            asc, gpg = public_keyring([k.armored for k in keys])
+            return {"repoversion.asc": asc, "repoversion.gpg": gpg}
 
-        ref = self.derived.get(f"keys/{self._signing_key_id()}", make)[name]
+        fingerprints = "+".join(k.fingerprint for k in keys)
+        ref = self.derived.get(f"keyring/{fingerprints}", make)[name]
         return Target(ref.sha256, ref.size, name)
+
+    def _served_keys(self) -> list[signingkeys.PublicKey]:
+        """The keys served, from the shared database (every node serves the same ones),
+        read again after ``ref_ttl``; the current key is recorded on first use."""
+        hit = self._keys.get(0)
+        if hit is None:
+            signer = self.ctx.signer
+            fpr, public = signer.fingerprint, signer.public_armored()
+            with transaction(self.ctx.sessions) as s:
+                signingkeys.record(s, fpr, public, datetime.now(UTC))
+                hit = signingkeys.served(s, fpr)
+            self._keys.put(0, hit)
+        return hit
 
     # -- signed mode ------------------------------------------------------------------------
 
@@ -289,14 +297,6 @@ class Serving:
                 hit = (entries_listing(_entries(self._record(vid, arc, suite))),)
             self._listings.put(key, hit)
         return hit[0]
-
-    def _signing_key_id(self) -> str:
-        """Changes when the signing key file does (a new key signs new Release files)."""
-        if not self._key_id:
-            path = self.settings.signing_key_path
-            data = path.read_bytes() if path.is_file() else b""
-            self._key_id = hashlib.sha256(data).hexdigest()[:16]
-        return self._key_id
 
     def close(self) -> None:
         """Stop the downloader threads and release upstream connections."""

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, current_app, g, request
 from flask.blueprints import BlueprintSetupState
 
+from repoversion.actions.metrics import Scrape
+from repoversion.metrics import CONTENT_TYPE, count_response
 from repoversion.web.apt import get_serving, install
 from repoversion.web.files import IMMUTABLE, NO_STORE, REVALIDATE, Caching, send_target
 
 bp = Blueprint("misc", __name__)
+#: the app extension holding this process's :class:`Scrape`
+SCRAPE = "repoversion.metrics"
 
 
 @bp.record_once
@@ -37,24 +41,21 @@ def blob(digest: str) -> Response:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    """Prometheus text exposition, summed over this machine's worker processes."""
-    serving = get_serving()
-    text = serving.metrics.render({"repoversion_versions": serving.count_versions()})
-    return Response(
-        text,
-        200,
-        {"Content-Type": "text/plain; version=0.0.4; charset=utf-8", "Cache-Control": NO_STORE},
-    )
+    """Prometheus text exposition: every process of this server, plus the database's
+    gauges (docs/operations.md lists each metric)."""
+    scrape = current_app.extensions.get(SCRAPE)
+    if scrape is None:
+        scrape = current_app.extensions.setdefault(SCRAPE, Scrape(get_serving().ctx))
+    return Response(scrape.text(), 200, {"Content-Type": CONTENT_TYPE, "Cache-Control": NO_STORE})
 
 
 @bp.after_app_request
 def count(response: Response) -> Response:
-    """Count every response by status, and the file bytes sent."""
-    m = get_serving().metrics
-    m.inc("repoversion_http_requests_total", status=str(response.status_code))
+    """Count every response by route (the URL rule, so ``/v/1.0.0/…`` and ``/v/2.0.0/…``
+    are one series), method and status, and the body bytes sent."""
     sent = g.pop("rv_bytes", None)
     if sent is None and response.status_code in (200, 206) and request.method != "HEAD":
         sent = response.content_length or 0
-    if sent:
-        m.inc("repoversion_http_response_bytes_total", sent)
+    route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+    count_response(route, request.method, response.status_code, sent or 0)
     return response
