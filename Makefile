@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 HOME_DIR ?= ./var
 
-.PHONY: venv run test test-online lint bench soak clean services
+.PHONY: venv run test test-online lint bench bench-history soak clean services
 
 venv: $(VENV)/.installed
 
@@ -35,6 +35,10 @@ lint: venv
 
 bench: venv services
 	$(BIN)/python -m tests.bench
+
+# 1,000 versions on PostgreSQL, then reads and serving (docs/benchmarks.md); not in `make bench`.
+bench-history: venv services
+	$(BIN)/python -m tests.bench history
 
 # Load and faults on loopback, about 2 minutes (docs/deployment.md); not part of `make test`.
 soak: venv

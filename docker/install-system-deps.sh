@@ -5,7 +5,7 @@
 #   (default)   also the clients and peers the tests and benchmarks use
 set -eu
 
-RUNTIME="python3 python3-venv python3-apt gnupg gpgv dpkg-dev apt xz-utils zstd ca-certificates ostree debian-archive-keyring openssl"
+RUNTIME="python3 python3-venv python3-apt python3-gi gnupg gpgv dpkg-dev apt xz-utils zstd ca-certificates ostree debian-archive-keyring openssl"
 TEST="debootstrap postgresql aptly nginx wrk"
 
 want="$RUNTIME"

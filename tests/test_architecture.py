@@ -71,6 +71,26 @@ RULES = [
     (["resolve"], ["db", "mirror", "serving", "web", "cli", "jobs"], "the resolver reads versions"),
     (["jobs"], ["web", "cli", "serving"], "jobs run domain work, whoever asked"),
     (["actions"], ["web", "cli"], "actions serve both entry points"),
+    (
+        ["ostree"],
+        ["mirror", "jobs", "actions", "web", "cli"],
+        "ostree exports what is stored; jobs and entry points call it",
+    ),
+    (
+        ["export"],
+        ["mirror", "jobs", "actions", "web", "cli"],
+        "export writes what serving serves; actions and entry points call it",
+    ),
+    (
+        ["integrity"],
+        ["mirror", "jobs", "actions", "web", "cli"],
+        "fsck checks the store against the rows; it syncs nothing",
+    ),
+    (
+        ["retention"],
+        ["mirror", "serving", "jobs", "actions", "web", "cli"],
+        "gc marks and sweeps; the versions it drops are versions/'s to write",
+    ),
 ]
 DOMAIN = [m for m in GRAPH if not _under(m, _rv("cli"), _rv("web"))]
 

@@ -45,6 +45,7 @@ class Settings:
     s3_presign_expiry: int = 300
     public_url: str = "http://127.0.0.1:8080"
     signing_key: Path | None = None
+    ostree_repo: Path | None = None
     now: datetime | None = None
     bind: str = "127.0.0.1:8080"
     # cores (SPEC section 4): each gthread worker runs `threads` threads, so more
@@ -81,6 +82,11 @@ class Settings:
     @property
     def signing_key_path(self) -> Path:
         return self.signing_key or self.keys_dir / "signing-key.asc"
+
+    @property
+    def ostree_repo_path(self) -> Path:
+        """The archive-mode ostree repository (SPEC section 7): ``<home>/ostree`` by default."""
+        return self.ostree_repo or self.home / "ostree"
 
     @property
     def auth_conf(self) -> Path:
@@ -249,6 +255,7 @@ _PARSERS: dict[str, Callable[[Any, str], Any]] = {
     "s3_presign_expiry": _int,
     "public_url": _url(("http", "https")),
     "signing_key": _path,
+    "ostree_repo": _path,
     "now": _instant,
     "bind": _bind,
     "workers": _int,
@@ -334,6 +341,8 @@ def load_settings(
         )
     if settings.signing_key is not None and not settings.signing_key.is_absolute():
         settings = replace(settings, signing_key=home_path / settings.signing_key)
+    if settings.ostree_repo is not None and not settings.ostree_repo.is_absolute():
+        settings = replace(settings, ostree_repo=home_path / settings.ostree_repo)
     return settings
 
 

@@ -96,6 +96,20 @@ class DigestMismatch(BadUpstream):
         self.actual = actual
 
 
+class BadDeb(InvalidInput):
+    """A .deb that is malformed or hostile (a tar member leaving its root, …); nothing of
+    it is committed to ostree."""
+
+    code = "bad_deb"
+
+
+class OstreeError(RepoversionError):
+    """The ``ostree`` command failed on the server's repository."""
+
+    code = "ostree_error"
+    status = 500
+
+
 class StorageError(RepoversionError):
     code = "storage_error"
     status = 500

@@ -18,7 +18,10 @@ from tests.bench.common import Row, fmt_s, print_table
 
 # Run in this order. tests.bench.http is the HTTP serving benchmark; tests.bench.api the
 # API read latencies and the CLI start-up.
-MODULES = ["sync", "http", "api", "resolve"]
+MODULES = ["sync", "http", "api", "resolve", "ostree_export", "ostree_compose"]
+# Run only when named (`make bench-history`): tests.bench.history builds 1,000 versions,
+# which takes longer than the rest together.
+ON_REQUEST = ["history"]
 
 
 def _load(name: str) -> ModuleType | str:
@@ -33,21 +36,23 @@ def _load(name: str) -> ModuleType | str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    loaded = {name: _load(name) for name in MODULES}
+    loaded = {name: _load(name) for name in MODULES + ON_REQUEST}
     parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
     parser.add_argument(
         "modules",
         nargs="*",
         metavar="MODULE",
-        help=f"benchmark modules to run (default: all of {', '.join(MODULES)})",
+        help=f"benchmark modules to run (default: all of {', '.join(MODULES)}; "
+        f"on request only: {', '.join(ON_REQUEST)})",
     )
     for name, mod in loaded.items():
         if isinstance(mod, ModuleType) and hasattr(mod, "add_arguments"):
             mod.add_arguments(parser.add_argument_group(f"{name} benchmark"))
     opts = parser.parse_args(argv)
-    unknown = [m for m in opts.modules if m not in MODULES]
+    known = MODULES + ON_REQUEST
+    unknown = [m for m in opts.modules if m not in known]
     if unknown:
-        parser.error(f"unknown module(s) {', '.join(unknown)}; known: {', '.join(MODULES)}")
+        parser.error(f"unknown module(s) {', '.join(unknown)}; known: {', '.join(known)}")
     selected = opts.modules or MODULES
 
     rows: list[Row] = []

@@ -35,7 +35,8 @@ def show_archive(ctx: Context, name: str) -> dict[str, Any]:
 
 def edit_archive(ctx: Context, name: str, changes: dict[str, Any]) -> dict[str, Any]:
     """Replace the fields ``changes`` names (url, suites, components, architectures,
-    keyring as bytes or a path, policy, required), checked as ``add_archive`` checks them.
+    keyring as bytes or a path, policy, required, ostree_export), checked as ``add_archive``
+    checks them.
 
     :raises InvalidInput: an unknown field or a bad value (nothing changes).
     :raises NotFound: no archive with that name.

@@ -48,10 +48,8 @@ def diff(ctx: Context, ref_a: str, ref_b: str, summary: bool = False) -> dict[st
     from repoversion.versions.diff import diff_versions
 
     with transaction(ctx.sessions) as s:
-        out = diff_versions(s, refs.resolve_ref(s, ref_a), refs.resolve_ref(s, ref_b))
-    if summary:
-        return {"from": out["from"], "to": out["to"], "counts": out["counts"]}
-    return out
+        a, b = refs.resolve_ref(s, ref_a), refs.resolve_ref(s, ref_b)
+        return diff_versions(s, a, b, summary=summary)
 
 
 def packages(

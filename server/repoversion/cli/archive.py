@@ -38,6 +38,11 @@ def archive() -> None:
     default=None,
     help="PEM CA bundle to trust for this upstream's https.",
 )
+@click.option(
+    "--ostree-export",
+    is_flag=True,
+    help="Commit every deb stored for it to ostree too (by the worker).",
+)
 @pass_obj
 def add(
     obj: Obj,
@@ -51,6 +56,7 @@ def add(
     mode: str,
     optional: bool,
     ca: Path | None,
+    ostree_export: bool,
 ) -> None:
     """Add an upstream archive."""
     # The domain refuses credentials too; here the sentence can name this home's auth.conf.
@@ -66,6 +72,7 @@ def add(
         mode=mode,
         required=not optional,
         ca_path=ca,
+        ostree_export=ostree_export,
     )
     actions.add_archive(obj.ctx, spec)
     click.echo(f"Archive {name!r} added; the next sync mirrors it.", err=True)
@@ -106,6 +113,12 @@ def add(
     default=None,
     help="Whether a failing sync of this archive only warns.",
 )
+@click.option(
+    "--ostree-export/--no-ostree-export",
+    "ostree_export",
+    default=None,
+    help="Whether every deb stored for it is committed to ostree too.",
+)
 @pass_obj
 def edit(
     obj: Obj,
@@ -117,6 +130,7 @@ def edit(
     keyring: Path | None,
     policy: str | None,
     optional: bool | None,
+    ostree_export: bool | None,
 ) -> None:
     """Replace the given fields of an archive; the next sync uses them."""
     given = {
@@ -127,12 +141,13 @@ def edit(
         "keyring": keyring,
         "policy": policy,
         "required": None if optional is None else not optional,
+        "ostree_export": ostree_export,
     }
     changes = {field: value for field, value in given.items() if value is not None}
     if not changes:
         raise InvalidInput(
             "Nothing to change: give --url, --suite, --component, --arch, --keyring, "
-            "--policy, --optional or --required."
+            "--policy, --optional, --required or --[no-]ostree-export."
         )
     if url is not None:
         validate_url(url, obj.settings.auth_conf)  # names this home's auth.conf

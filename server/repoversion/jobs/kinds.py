@@ -1,8 +1,8 @@
 """What each kind of job does: its parameters, how it runs, what it reports.
 
 A runner gets the worker's :class:`~repoversion.context.Context`, the job's parameters
-and a :class:`Progress` to update; it returns the job's result (JSON) or raises. Only
-``sync`` exists today.
+and a :class:`Progress` to update; it returns the job's result (JSON) or raises. ``sync``
+is here; ``ostree_export`` is in :mod:`.exports`.
 
 A sync's progress counts what :func:`~repoversion.mirror.sync.run_sync` reports through its
 ``(stage, done, total)`` callback: ``files`` are index files read plus pool files
@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from repoversion.context import Context
 from repoversion.errors import InvalidInput
+from repoversion.jobs import exports, retention
 from repoversion.versions.numbering import BUMPS
 
 log = logging.getLogger(__name__)
@@ -95,15 +96,18 @@ def run_sync_job(ctx: Context, params: dict[str, Any], progress: SyncProgress) -
     :raises RepoversionError: the sync failed (a sync already running, too: that job
         fails with its sentence rather than waiting).
     """
+    from repoversion.metrics import timed_sync
     from repoversion.mirror.sync import run_sync
 
     checked = sync_params(params)
-    result = run_sync(
-        ctx,
-        bump=checked["bump"],
-        progress=progress,
-        allow_releaseinfo_change=tuple(checked["allow_releaseinfo_change"]),
-    )
+    with timed_sync() as outcome:  # repoversion_sync_duration_seconds
+        result = run_sync(
+            ctx,
+            bump=checked["bump"],
+            progress=progress,
+            allow_releaseinfo_change=tuple(checked["allow_releaseinfo_change"]),
+        )
+        outcome["result"] = "new" if result.new else "unchanged"
     for warning in result.warnings:
         log.warning("%s", warning)
     return result.to_json()
@@ -114,4 +118,6 @@ Runner = Callable[[Context, dict[str, Any], Any], dict[str, Any]]
 #: kind → (runner, its progress); a worker claims only jobs of these kinds
 RUNNERS: dict[str, tuple[Runner, Callable[[], JobProgress]]] = {
     "sync": (run_sync_job, SyncProgress),
+    exports.KIND: (exports.run_export_job, exports.ExportProgress),
+    retention.KIND: (retention.run_gc_job, retention.GcProgress),
 }

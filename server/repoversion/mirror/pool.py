@@ -47,3 +47,15 @@ def download_pool(
         for done, _ in enumerate(pool.map(one, todo), start=1):
             progress(done, len(todo))
     return {sha: size for sha, (_, size) in wanted.items() if sha not in recorded}
+
+
+def added_debs(snaps: list[SuiteSnapshot]) -> set[str]:
+    """The sha256 of every binary package file the snapshots add (for ostree exports)."""
+    return {
+        r.sha256
+        for snap in snaps
+        for scope, change in snap.scopes.items()
+        if scope[1] == "deb"
+        for _, r in change.add
+        if r.filename.endswith((".deb", ".udeb"))
+    }

@@ -25,8 +25,9 @@ from repoversion.archive.release import check_freshness, parse_release
 from repoversion.archive.verify import verify_signed_release
 from repoversion.context import Context
 from repoversion.errors import BadUpstream, RepoversionError
+from repoversion.jobs.exports import queue_for_archive
 from repoversion.mirror.identity import allowed_changes, check_identity
-from repoversion.mirror.pool import download_pool
+from repoversion.mirror.pool import added_debs, download_pool
 from repoversion.mirror.scopes import ScopeIndices, ScopeReader, shrunk_scopes
 from repoversion.storage.base import BlobRef
 from repoversion.timefmt import iso
@@ -136,6 +137,8 @@ class Sync:
                         lambda done, total: self.progress(f"{arc.name} pool", done, total),
                     )
                 )
+                if arc.ostree_export:  # stored and verified: the worker exports them
+                    queue_for_archive(self.ctx.sessions, arc.name, added_debs(snaps))
             return snaps
         finally:
             up.close()

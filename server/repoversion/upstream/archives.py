@@ -50,6 +50,7 @@ class ArchiveSpec:
     required: bool = True
     ca: str | None = None
     ca_path: Path | None = None
+    ostree_export: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -142,6 +143,12 @@ def _required(value: bool) -> bool:
     return value
 
 
+def _ostree_export(value: bool) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInput(f"ostree_export must be true or false, got {value!r}.")
+    return value
+
+
 def _names(what: str, pattern: re.Pattern[str]) -> Callable[[list[str]], list[str]]:
     def check(values: list[str]) -> list[str]:
         if isinstance(values, str) or not all(isinstance(v, str) for v in values):
@@ -160,6 +167,7 @@ EDITABLE: dict[str, Callable[[Any], Any]] = {
     "keyring": _keyring,
     "policy": _policy,
     "required": _required,
+    "ostree_export": _ostree_export,
 }
 
 
@@ -204,6 +212,7 @@ def add_archive(session: Session, spec: ArchiveSpec, now: datetime) -> Archive:
         required=_required(spec.required),
         ca=ca,
         created=now,
+        ostree_export=_ostree_export(spec.ostree_export),
     )
     session.add(archive)
     session.flush()
@@ -248,6 +257,8 @@ class ArchiveConf:
     mode: str
     required: bool
     ca: str | None
+    #: every deb stored for it is exported to ostree by the worker
+    ostree_export: bool = False
 
     @classmethod
     def of(cls, row: Archive) -> ArchiveConf:
@@ -262,6 +273,7 @@ class ArchiveConf:
             row.mode,
             row.required,
             row.ca,
+            row.ostree_export,
         )
 
 
@@ -305,5 +317,6 @@ def archive_json(archive: Archive, detail: bool = False) -> dict[str, Any]:
     if detail:
         out["keyring_fingerprints"] = keyrings.fingerprints(archive.keyring)
         out["ca"] = archive.ca is not None
+        out["ostree_export"] = archive.ostree_export
         out["created"] = iso(archive.created)
     return out

@@ -47,9 +47,10 @@ def classify(
     """Classify every key of ``before`` and ``after`` (an empty collection = absent);
     lists are in key order.
 
-    :param detail: False when only the counts matter (a commit): keys found on one side
-        only are then listed unsorted and without their newest version (``""``), which
-        a first sync would otherwise pay for once per package.
+    :param detail: False when only the counts matter (a commit, a diff summary): lists
+        are then unsorted, and keys found on one side only are listed without their
+        newest version (``""``), which a first sync would otherwise pay for once per
+        package.
     """
     out: Classified[K] = Classified()
     keys: Collection[K] = before.keys() | after.keys()
@@ -57,21 +58,34 @@ def classify(
         out.added = [(k, "") for k in after.keys() - before.keys() if after[k]]
         out.removed = [(k, "") for k in before.keys() - after.keys() if before[k]]
         keys = before.keys() & after.keys()
-    for key in sorted(keys):
+    for key in sorted(keys) if detail else keys:
         old, new = before.get(key), after.get(key)
         if not old and new:
-            out.added.append((key, newest(new)))
+            out.added.append((key, _newest(new)))
         elif old and not new:
-            out.removed.append((key, newest(old)))
-        elif old and new and set(old) != set(new):
+            out.removed.append((key, _newest(old)))
+        elif old and new and _differ(old, new):
             out.changed = True
-            o, n = newest(old), newest(new)
+            o, n = _newest(old), _newest(new)
             cmp = version_cmp(n, o)
             if cmp > 0:
                 out.upgraded.append((key, o, n))
             elif cmp < 0:
                 out.downgraded.append((key, o, n))
     return out
+
+
+def _newest(versions: Collection[str]) -> str:
+    """:func:`newest`, without ranking the usual single version."""
+    if len(versions) == 1:
+        return next(iter(versions))
+    return newest(versions)
+
+
+def _differ(old: Collection[str], new: Collection[str]) -> bool:
+    if isinstance(old, set) and isinstance(new, set):
+        return old != new
+    return set(old) != set(new)
 
 
 @dataclass

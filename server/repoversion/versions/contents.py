@@ -6,14 +6,15 @@ when ``added <= V`` and (``removed`` is NULL or ``V < removed``); it is *open* (
 newest version, and whatever the next commit starts from) when ``removed`` is NULL.
 Every module that asks "what does version V hold" goes through :func:`member_of` or
 :func:`open_now`; so does the other question, "which versions held this row"
-(:func:`history_of`), by joining on the same predicate.
+(:func:`history_of`), by joining on the same predicate written as a range of version
+ids (:func:`held_by`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select, union_all
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql import ColumnElement
 
@@ -21,6 +22,13 @@ from repoversion.db.models import IndexFile, Package, Repoversion, SourceFile, S
 from repoversion.storage.base import BlobRef
 
 RangeTable = type[Package] | type[IndexFile] | type[SuiteRelease]
+#: above every version id (the largest 32-bit integer)
+NO_END = 2**31 - 1
+#: rows by id a page is looked for among first, per row asked, and at least (see
+#: :func:`packages_of`)
+PROBE, PROBE_MIN = 20, 20_000
+#: above every row id
+NO_ROW = 2**63 - 1
 
 
 def member_of(table: RangeTable, vid: int | InstrumentedAttribute[int]) -> ColumnElement[bool]:
@@ -29,6 +37,14 @@ def member_of(table: RangeTable, vid: int | InstrumentedAttribute[int]) -> Colum
     :param vid: a version's id, or a column of ids (``Repoversion.id``) to join on.
     """
     return and_(table.added <= vid, or_(table.removed.is_(None), table.removed > vid))
+
+
+def held_by(table: RangeTable, vid: InstrumentedAttribute[int]) -> ColumnElement[bool]:
+    """:func:`member_of` for a join on a column of version ids (``Repoversion.id``),
+    written as the range ``added <= vid < removed`` (no ``removed``: no upper end) that
+    the column's index reads in one go: a row then costs the versions that held it, not
+    every version after it."""
+    return and_(vid >= table.added, vid < func.coalesce(table.removed, NO_END))
 
 
 def open_now(table: RangeTable) -> ColumnElement[bool]:
@@ -94,28 +110,64 @@ def packages_of(
     after_id: int | None = None,
 ) -> list[tuple[int, dict[str, Any]]]:
     """Packages (binary and source) of repoversion ``vid``, ordered by row id, as
-    (row id, JSON object of SPEC section 4)."""
+    (row id, JSON object of SPEC section 4).
+
+    A page (``limit``) is looked for first among the next rows by id (:data:`PROBE` per
+    row asked, at least :data:`PROBE_MIN`), where an old version's rows are. When they do
+    not fill it (a newer version's rows are spread over the ids of everything added
+    since, most of them closed by now), the ids of all the version's rows are read from
+    the membership ranges' index, its open rows and its closed ones apart, and the page
+    is the first of them: a page never costs a walk over the rows of every version in
+    between.
+    """
     if not can_match(name, arch, archive, suite):
         return []
-    q = (
-        select(Package.id, *COLUMNS)
-        .join(Suite, Suite.id == Package.suite_id)
-        .where(member_of(Package, vid))
-        .order_by(Package.id)
-    )
+    where = []
     if name is not None:
-        q = q.where(Package.name == name)
+        where.append(Package.name == name)
     if arch is not None:
-        q = q.where(Package.architecture == arch)
+        where.append(Package.architecture == arch)
     if archive is not None:
-        q = q.where(Suite.archive == archive)
+        where.append(Suite.archive == archive)
     if suite is not None:
-        q = q.where(Suite.name == suite)
+        where.append(Suite.name == suite)
     if after_id is not None:
-        q = q.where(Package.id > after_id)
-    if limit is not None:
-        q = q.limit(limit)
-    return [(r[0], _row(r[1:])) for r in session.execute(q)]
+        where.append(Package.id > after_id)
+    q = select(Package.id, *COLUMNS).join(Suite, Suite.id == Package.suite_id).order_by(Package.id)
+    member = member_of(Package, vid)
+    if limit is None or name is not None:  # all of them, or a few rows found by name
+        return _listed(session, q.where(member, *where).limit(limit))
+    end = (
+        select(Package.id)
+        .where(Package.id > (after_id if after_id is not None else -1))
+        .order_by(Package.id)
+        .offset(max(PROBE * limit, PROBE_MIN) - 1)
+        .limit(1)
+        .scalar_subquery()
+    )
+    probe = q.where(member, *where, Package.id <= func.coalesce(end, NO_ROW)).limit(limit)
+    found = _listed(session, probe)
+    if len(found) == limit or session.scalar(select(end)) is None:
+        return found  # a full page, or every row after the cursor was looked at
+    suites = list(session.scalars(select(Suite.id)))
+    ids = (
+        union_all(
+            *(
+                select(Package.id)
+                .join(Suite, Suite.id == Package.suite_id)
+                .where(Package.suite_id.in_(suites), Package.added <= vid, held, *where)
+                for held in (Package.removed.is_(None), Package.removed > vid)
+            )
+        )
+        .cte("members")
+        .prefix_with("MATERIALIZED")  # every id, then the page: never a walk in id order
+    )
+    page = select(ids.c.id).order_by(ids.c.id).limit(limit).subquery()
+    return _listed(session, q.join(page, page.c.id == Package.id))
+
+
+def _listed(session: Session, query: Any) -> list[tuple[int, dict[str, Any]]]:
+    return [(r[0], _row(r[1:])) for r in session.execute(query)]
 
 
 #: (version, architecture, archive, suite): one line of a package's history
@@ -147,7 +199,7 @@ def history_of(
             Repoversion.version,
         )
         .join(Suite, Suite.id == Package.suite_id)
-        .join(Repoversion, member_of(Package, Repoversion.id))
+        .join(Repoversion, held_by(Package, Repoversion.id))
         .where(Package.name == name, Repoversion.dropped.is_(None))
         .order_by(Repoversion.id)
     )

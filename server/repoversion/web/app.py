@@ -50,7 +50,7 @@ def _domain(exc: RepoversionError) -> Response:
 
 def create_app(settings: Settings, context: Context | None = None) -> Flask:
     """Build the WSGI app for ``settings``."""
-    from repoversion.web import api, apt, health, lockrepo, misc
+    from repoversion.web import api, apt, health, lockrepo, misc, ostree
 
     # a Flask app that also assembles /api/v1/openapi.json from the API's declarations
     app = api.new_app("repoversion")
@@ -61,6 +61,7 @@ def create_app(settings: Settings, context: Context | None = None) -> Flask:
     app.register_blueprint(apt.bp)
     app.register_blueprint(lockrepo.bp)
     app.register_blueprint(misc.bp)
+    app.register_blueprint(ostree.bp)
     api.register(app)
 
     @app.errorhandler(RepoversionError)

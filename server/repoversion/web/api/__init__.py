@@ -26,7 +26,9 @@ from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 from repoversion import actions
 from repoversion.web.api import (
     archives,
+    gc,
     lockfiles,
+    ostree,
     packages,
     resolve,
     syncs,
@@ -47,7 +49,7 @@ from repoversion.web.api.schemas import Error
 
 #: the API's own version (``info.version`` of openapi.json), not the server's
 API_VERSION = "1.0.0"
-RESOURCES = (versions, resolve, packages, lockfiles, archives, syncs, tags, tokens)
+RESOURCES = (versions, resolve, packages, lockfiles, archives, syncs, tags, tokens, ostree, gc)
 #: methods whose body is read
 WITH_BODY = ("POST", "PUT", "PATCH")
 

@@ -152,6 +152,9 @@ class ArchiveBody(Strict):
     mode: Literal["signed", "verbatim"] = "signed"
     required: bool = Field(True, description="false: a failing sync of it only warns")
     ca: Text | None = Field(None, description="a PEM CA bundle for this upstream's https")
+    ostree_export: bool = Field(
+        False, description="every deb stored for it is also committed to ostree (worker)"
+    )
 
     @field_validator("url")
     @classmethod
@@ -184,6 +187,7 @@ class ArchiveBody(Strict):
             mode=self.mode,
             required=self.required,
             ca=self.ca,
+            ostree_export=self.ostree_export,
         )
 
 
@@ -197,6 +201,7 @@ class ArchiveEditBody(Strict):
     keyring: Text | None = Field(None, min_length=1, description=KEYRING)
     policy: Literal["on_demand", "immediate"] | None = None
     required: bool | None = None
+    ostree_export: bool | None = None
 
     @field_validator("keyring")
     @classmethod

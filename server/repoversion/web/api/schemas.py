@@ -172,6 +172,7 @@ class ArchiveDetail(Archive):
 
     keyring_fingerprints: list[str]
     ca: bool
+    ostree_export: bool = Field(description="every stored deb is also committed to ostree")
     created: str
 
 
