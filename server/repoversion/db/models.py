@@ -282,9 +282,7 @@ class OstreeCompose(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     ref: Mapped[str] = mapped_column(Text)
     commit: Mapped[str] = mapped_column(SHA256)
-    repoversion_id: Mapped[int | None] = mapped_column(
-        ForeignKey("repoversion.id"), nullable=True
-    )
+    repoversion_id: Mapped[int | None] = mapped_column(ForeignKey("repoversion.id"), nullable=True)
     debs: Mapped[list[str]] = mapped_column(JSON)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
