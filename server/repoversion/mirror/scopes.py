@@ -106,11 +106,8 @@ class ScopeReader:
         self, target: ScopeIndices, i: int, fetched: dict[str, bytes], base: BaseRows
     ) -> IndexJob:
         plan, path, compression = target.parts[i]
-        data = fetched.pop(path, None)
-        if data is None:
-            data = self.store.read_bytes(target.release.files[path].sha256)
         return IndexJob(
-            data,
+            self._index_bytes(target, i, fetched),
             compression,
             target.scope[1],
             target.what(path),
@@ -166,13 +163,18 @@ class ScopeReader:
             return BaseRows(known, None)
         return BaseRows(None, self.rows.digests(target.archive, target.suite, target.scope))
 
-    def _stanzas(self, target: ScopeIndices, i: int, fetched: dict[str, bytes]) -> Stanzas:
-        plan, path, compression = target.parts[i]
+    def _index_bytes(self, target: ScopeIndices, i: int, fetched: dict[str, bytes]) -> bytes:
+        """An index's verified bytes: downloaded by this sync (taken), or from the store."""
+        path = target.parts[i][1]
         data = fetched.pop(path, None)
         if data is None:
             data = self.store.read_bytes(target.release.files[path].sha256)
+        return data
+
+    def _stanzas(self, target: ScopeIndices, i: int, fetched: dict[str, bytes]) -> Stanzas:
+        plan, path, compression = target.parts[i]
         return iter_stanzas(
-            data,
+            self._index_bytes(target, i, fetched),
             compression,
             max_size=self.settings.max_index_size,
             what=target.what(path),
